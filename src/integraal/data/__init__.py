@@ -1,0 +1,1 @@
+"""Shipped data: the per-year catalogue of NZa prestaties, tariffs and policy parameters."""

@@ -1,0 +1,1 @@
+"""Pure domain model: value objects and entities of integrated birth care. No I/O lives here."""
