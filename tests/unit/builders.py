@@ -63,7 +63,20 @@ def mono(
     priority: int = 10,
 ) -> MonoPrestatie:
     return MonoPrestatie(
-        code, discipline, phase, unit, tariff, start_min, None, end_min, end_max, completed, priority, False, code, code
+        code,
+        discipline,
+        phase,
+        unit,
+        tariff,
+        start_min,
+        None,
+        end_min,
+        end_max,
+        completed,
+        priority,
+        False,
+        code,
+        code,
     )
 
 
@@ -86,8 +99,16 @@ def make_ruleset(
     monos = [
         mono("VK_PRE_FULL", D.MIDWIFE, P.PRENATAL, Unit.PHASE, 50_000, completed=Completion.YES),
         mono("VK_PRE_LT16", D.MIDWIFE, P.PRENATAL, Unit.PHASE, 10_000, end_max=15, completed=Completion.NO),
-        mono("VK_PRE_16_28", D.MIDWIFE, P.PRENATAL, Unit.PHASE, 25_000, end_min=16, end_max=28,
-             completed=Completion.NO),
+        mono(
+            "VK_PRE_16_28",
+            D.MIDWIFE,
+            P.PRENATAL,
+            Unit.PHASE,
+            25_000,
+            end_min=16,
+            end_max=28,
+            completed=Completion.NO,
+        ),
         mono("VK_PRE_GE29", D.MIDWIFE, P.PRENATAL, Unit.PHASE, 40_000, end_min=29, completed=Completion.NO),
         mono("VK_NATAL", D.MIDWIFE, P.NATAL, Unit.PHASE, 45_000),
         mono("VK_POST", D.MIDWIFE, P.POSTNATAL, Unit.PHASE, 30_000),
@@ -148,9 +169,7 @@ def make_context(
         ]
     )
     tariffs = dict(INTEGRAL_TARIFFS if contract_tariffs is None else contract_tariffs)
-    contracts = ContractBook(
-        Contract(f"C{year}", "IGO1", INSURER, year, tariffs, overlap, partial) for year in years
-    )
+    contracts = ContractBook(Contract(f"C{year}", "IGO1", INSURER, year, tariffs, overlap, partial) for year in years)
     return DecisionContext(
         catalogue=Catalogue(rulesets if rulesets is not None else [make_ruleset(2024), make_ruleset(2025)]),
         providers={p.agb: p for p in providers},
@@ -181,8 +200,16 @@ def make_pregnancy(
 _counter = iter(range(1, 10**9))
 
 
-def act(code: str, agb: str, day: date, quantity: str = "1", *, bsn: str = VALID_BSN, pid: str | None = "P1",
-        activity_id: str | None = None) -> Activity:
+def act(
+    code: str,
+    agb: str,
+    day: date,
+    quantity: str = "1",
+    *,
+    bsn: str = VALID_BSN,
+    pid: str | None = "P1",
+    activity_id: str | None = None,
+) -> Activity:
     return Activity(activity_id or f"A{next(_counter):06d}", bsn, agb, code, day, Decimal(quantity), pid)
 
 

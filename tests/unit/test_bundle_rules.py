@@ -47,7 +47,7 @@ def disposition(decision, activity_id):
 def test_all_care_by_members_gives_one_integral_claim_per_phase():
     """§3: when all in-scope care stayed inside the IGO, the IGO claims the integral prestatie per phase."""
     decision = decide_bundle(make_pregnancy(), normal_birth_activities(), make_context(), AS_OF)
-    assert outcomes(decision) == {p: Outcome.INTEGRAL for p in Phase}
+    assert outcomes(decision) == dict.fromkeys(Phase, Outcome.INTEGRAL)
     codes = [(c.prestatie_code, c.amount_cents, c.claimant_agb, c.kind) for c in decision.claims]
     assert codes == [
         ("IG_PRE", 120_000, IGO_AGB, ClaimKind.INTEGRAL),
@@ -153,7 +153,7 @@ def test_settle_in_contract_policy_keeps_integral_claim_and_reports_overlap():
 def test_contract_missing_for_insurer_falls_back():
     """§3: without a contract between the IGO and her insurer for the year, members claim separately."""
     decision = decide_bundle(make_pregnancy(uzovi=OTHER_INSURER), normal_birth_activities(), make_context(), AS_OF)
-    assert outcomes(decision) == {p: Outcome.FALLBACK for p in Phase}
+    assert outcomes(decision) == dict.fromkeys(Phase, Outcome.FALLBACK)
     assert decision.phase(Phase.NATAL).reason_codes == ("CONTRACT_MISSING",)
     assert {c.kind for c in decision.claims} == {ClaimKind.MONO}
 
@@ -192,7 +192,7 @@ def test_ongoing_trajectory_is_incomplete():
     pregnancy = make_pregnancy(end=None, end_reason=None)
     activities = [a for a in normal_birth_activities() if a.day < date(2025, 7, 1)]
     decision = decide_bundle(pregnancy, activities, make_context(), AS_OF)
-    assert outcomes(decision) == {p: Outcome.INCOMPLETE for p in Phase}
+    assert outcomes(decision) == dict.fromkeys(Phase, Outcome.INCOMPLETE)
     assert all(a.reason is ReasonCode.PENDING for a in decision.activities)
 
 
@@ -326,8 +326,13 @@ def test_activity_outside_any_trajectory_is_reported():
 
 def test_activity_without_trajectory_id_is_matched_on_bsn_and_date():
     """§3 one registration: activities carry the BSN; the running trajectory on that date is found."""
-    earlier = make_pregnancy(pregnancy_id="P0", intake=date(2024, 5, 1), end=date(2024, 7, 1),
-                             end_reason=EndReason.MISCARRIAGE, due=date(2025, 1, 1))
+    earlier = make_pregnancy(
+        pregnancy_id="P0",
+        intake=date(2024, 5, 1),
+        end=date(2024, 7, 1),
+        end_reason=EndReason.MISCARRIAGE,
+        due=date(2025, 1, 1),
+    )
     index = TrajectoryIndex([earlier, make_pregnancy()], trailing_days=42)
     a1 = act("VK_CONTROLE", MIDWIFE, date(2024, 6, 1), pid=None)
     a2 = act("VK_CONTROLE", MIDWIFE, date(2025, 3, 1), pid=None)
@@ -365,7 +370,7 @@ def test_missing_ruleset_for_the_year_makes_phases_incomplete():
     """Rules are data per year: without a rule set for the year nothing is decided."""
     context = make_context(rulesets=[make_ruleset(2024)])
     decision = decide_bundle(make_pregnancy(), normal_birth_activities(), context, AS_OF)
-    assert outcomes(decision) == {p: Outcome.INCOMPLETE for p in Phase}
+    assert outcomes(decision) == dict.fromkeys(Phase, Outcome.INCOMPLETE)
     assert decision.phase(Phase.PRENATAL).reason_codes == ("NO_RULESET",)
 
 

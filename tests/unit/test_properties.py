@@ -32,7 +32,7 @@ from integraal.rules.engine import decide_bundle
 
 
 @given(
-    total=st.integers(min_value=-10**12, max_value=10**12),
+    total=st.integers(min_value=-(10**12), max_value=10**12),
     weights=st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=40),
 )
 def test_split_sums_back_exactly_to_the_total(total, weights):
@@ -53,7 +53,7 @@ def test_split_parts_are_within_one_cent_of_the_exact_share(total, weights):
         assert abs(Decimal(part) - exact) < 1
 
 
-@given(total=st.integers(min_value=-10**9, max_value=10**9), weights=st.lists(st.integers(0, 1000), min_size=1))
+@given(total=st.integers(min_value=-(10**9), max_value=10**9), weights=st.lists(st.integers(0, 1000), min_size=1))
 def test_credit_split_mirrors_debit_split(total, weights):
     assert split_largest_remainder(-total, weights) == [-p for p in split_largest_remainder(total, weights)]
 
@@ -193,3 +193,11 @@ def test_claim_amounts_are_exact_and_claims_follow_the_outcome(case, context, as
         for line in phase.claims:
             assert line.amount_cents == amount_for(line.quantity, line.tariff_cents)
             assert line.declaration_date <= as_of
+
+
+def test_every_reason_code_has_sentences_and_short_labels_in_both_languages():
+    from integraal.rules.reasons import REASONS, SHORT, ReasonCode, render
+
+    for code in ReasonCode:
+        assert code in REASONS and code in SHORT
+        assert render(code, {}, "nl") != render(code, {}, "en")

@@ -255,9 +255,7 @@ def _decide_phase(
     contract_id = contract.contract_id if contract else None
     if breaking:
         lines = _mono_lines(phase, pregnancy, window, members, rules, contract, declaration_date, outcomes)
-        return PhaseDecision(
-            phase, Outcome.FALLBACK, tuple(breaking + informing), lines, rules.version, contract_id
-        )
+        return PhaseDecision(phase, Outcome.FALLBACK, tuple(breaking + informing), lines, rules.version, contract_id)
 
     assert contract is not None and prestatie is not None  # guaranteed: otherwise ``breaking`` is set
     igo = context.igos.get(pregnancy.igo_id)
@@ -284,9 +282,7 @@ def _decide_phase(
             p.activity.activity_id, Disposition.CLAIMED, None, phase, prestatie.code
         )
     first = [] if outsiders else [Reason(ReasonCode.ALL_CARE_BY_MEMBERS, activity_ids=member_ids)]
-    return PhaseDecision(
-        phase, Outcome.INTEGRAL, tuple(first + informing), (line,), rules.version, contract_id
-    )
+    return PhaseDecision(phase, Outcome.INTEGRAL, tuple(first + informing), (line,), rules.version, contract_id)
 
 
 def _select_integral(
@@ -314,9 +310,7 @@ def _condition_holds(condition: str, pregnancy: Pregnancy, secondary: bool) -> b
     raise ValueError(f"unknown integral prestatie condition {condition!r}")
 
 
-def _outsider_reasons(
-    pregnancy: Pregnancy, outsiders: Sequence[_Placed], context: DecisionContext
-) -> list[Reason]:
+def _outsider_reasons(pregnancy: Pregnancy, outsiders: Sequence[_Placed], context: DecisionContext) -> list[Reason]:
     """One reason per non-member provider, naming it and its activities (the bundle breakers)."""
     by_agb: dict[str, list[_Placed]] = {}
     for p in outsiders:

@@ -28,10 +28,12 @@ class TrajectoryIndex:
             by_bsn.setdefault(p.bsn, []).append(p)
         # Latest intake first: when trajectories touch, the newer one wins.
         self._by_bsn = {
-            bsn: sorted(ps, key=lambda p: (p.intake_date, p.pregnancy_id), reverse=True)
-            for bsn, ps in by_bsn.items()
+            bsn: sorted(ps, key=lambda p: (p.intake_date, p.pregnancy_id), reverse=True) for bsn, ps in by_bsn.items()
         }
         self._trailing = timedelta(days=trailing_days)
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
 
     def get(self, pregnancy_id: str) -> Pregnancy | None:
         return self._by_id.get(pregnancy_id)

@@ -63,8 +63,7 @@ REASONS: dict[ReasonCode, ReasonText] = {
     ReasonCode.MEMBERSHIP_NOT_ACTIVE: ReasonText(
         "Zorgaanbieder {agb} ({name}) was op {dates} geen lid van de IGO (lidmaatschap {periods}): de bundel "
         "is gebroken.",
-        "Provider {agb} ({name}) was not a member of the IGO on {dates} (membership {periods}): the bundle "
-        "is broken.",
+        "Provider {agb} ({name}) was not a member of the IGO on {dates} (membership {periods}): the bundle is broken.",
         "fallback",
     ),
     ReasonCode.NON_MEMBER_OVERLAP_SETTLED: ReasonText(
@@ -74,8 +73,7 @@ REASONS: dict[ReasonCode, ReasonText] = {
         "integral",
     ),
     ReasonCode.CONTRACT_MISSING: ReasonText(
-        "Er is geen contract tussen IGO {igo} en zorgverzekeraar {uzovi} voor {year}: de leden declareren "
-        "zelf.",
+        "Er is geen contract tussen IGO {igo} en zorgverzekeraar {uzovi} voor {year}: de leden declareren zelf.",
         "There is no contract between IGO {igo} and insurer {uzovi} for {year}: members claim separately.",
         "fallback",
     ),
@@ -182,6 +180,56 @@ REASONS: dict[ReasonCode, ReasonText] = {
         "reported",
     ),
 }
+
+
+SHORT: dict[ReasonCode, tuple[str, str]] = {
+    ReasonCode.ALL_CARE_BY_MEMBERS: ("alle zorg door leden", "all care by members"),
+    ReasonCode.NON_MEMBER_CARE: ("bundelbreker: zorg door niet-lid", "bundle breaker: care by a non-member"),
+    ReasonCode.MEMBERSHIP_NOT_ACTIVE: (
+        "bundelbreker: geen lid op die datum",
+        "bundle breaker: not a member that day",
+    ),
+    ReasonCode.NON_MEMBER_OVERLAP_SETTLED: (
+        "overlap met niet-lid, via contract",
+        "non-member overlap, settled",
+    ),
+    ReasonCode.CONTRACT_MISSING: ("geen contract met verzekeraar", "no contract with the insurer"),
+    ReasonCode.PRESTATIE_NOT_CONTRACTED: ("prestatie niet gecontracteerd", "prestatie not contracted"),
+    ReasonCode.NO_INTEGRAL_PRESTATIE: ("geen passende integrale prestatie", "no fitting integral prestatie"),
+    ReasonCode.NO_RULESET: ("geen regelset voor het jaar", "no rule set for the year"),
+    ReasonCode.TRAJECTORY_ONGOING: ("traject loopt nog", "trajectory still running"),
+    ReasonCode.PHASE_NOT_ENDED: ("fase nog niet declarabel", "phase not claimable yet"),
+    ReasonCode.PHASE_NOT_REACHED: ("fase niet bereikt", "phase not reached"),
+    ReasonCode.NO_CARE_IN_PHASE: ("geen zorg geregistreerd in fase", "no care registered in phase"),
+    ReasonCode.ENDED_MISCARRIAGE: ("geëindigd in miskraam", "ended in miscarriage"),
+    ReasonCode.ENDED_TERMINATION: ("zwangerschap afgebroken", "pregnancy terminated"),
+    ReasonCode.PARTIAL_TRAJECTORY_FALLBACK: (
+        "voortijdig geëindigd: leden declareren",
+        "ended early: members claim",
+    ),
+    ReasonCode.PARTIAL_TRAJECTORY_INTEGRAL: (
+        "voortijdig geëindigd: IGO declareert",
+        "ended early: IGO claims",
+    ),
+    ReasonCode.OUT_OF_SCOPE: ("buiten integrale geboortezorg", "outside integral birth care"),
+    ReasonCode.OUTSIDE_TRAJECTORY: ("buiten het zorgtraject", "outside the trajectory"),
+    ReasonCode.NO_TRAJECTORY: ("geen zorgtraject gevonden", "no trajectory found"),
+    ReasonCode.BSN_MISMATCH: ("BSN past niet bij traject", "BSN does not match trajectory"),
+    ReasonCode.UNKNOWN_ACTIVITY_CODE: ("onbekende activiteitcode", "unknown activity code"),
+    ReasonCode.DISCIPLINE_MISMATCH: (
+        "activiteit past niet bij discipline",
+        "activity does not fit discipline",
+    ),
+    ReasonCode.NO_MONO_TARIFF: ("geen monodisciplinair tarief", "no monodisciplinary tariff"),
+    ReasonCode.CLAIMED_BY_NON_MEMBER: ("niet-lid declareert zelf", "non-member claims itself"),
+    ReasonCode.PENDING: ("wacht op einde fase", "waiting for phase end"),
+}
+"""A few words per reason, for tables and charts."""
+
+
+def short(code: ReasonCode, lang: str = "nl") -> str:
+    nl, en = SHORT[code]
+    return nl if lang == "nl" else en
 
 
 def render(code: ReasonCode, params: dict[str, str] | None = None, lang: str = "nl") -> str:

@@ -1,0 +1,111 @@
+"""Reading the stored inputs of a decision back into domain objects (and activities as columns).
+
+Activities are read as a Polars frame, not as one ORM object per row: a national year has millions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from integraal.domain.catalogue import Catalogue
+from integraal.domain.contract import Contract, ContractBook, OverlapPolicy, PartialPolicy
+from integraal.domain.igo import Igo, MembershipPeriod, MembershipRegister
+from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
+from integraal.domain.provider import Discipline, Provider
+from integraal.rules.engine import DecisionContext
+from integraal.store import tables
+
+ACTIVITY_SCHEMA = {
+    "activity_id": pl.Utf8,
+    "bsn": pl.Utf8,
+    "pregnancy_id": pl.Utf8,
+    "agb": pl.Utf8,
+    "activity_code": pl.Utf8,
+    "date": pl.Date,
+    "quantity_hundredths": pl.Int64,
+}
+
+
+def load_context(connection: Connection, catalogue: Catalogue) -> DecisionContext:
+    providers = {
+        r.agb: Provider(r.agb, r.name, Discipline(r.discipline), r.city or "")
+        for r in connection.execute(select(tables.providers))
+    }
+    igos = {r.igo_id: Igo(r.igo_id, r.agb, r.name) for r in connection.execute(select(tables.igos))}
+    memberships = MembershipRegister(
+        MembershipPeriod(r.igo_id, r.agb, r.start_date, r.end_date)
+        for r in connection.execute(select(tables.memberships))
+    )
+    grouped: dict[str, list[tuple[str, int]]] = {}
+    heads: dict[str, tuple[str, str, int, str | None, str | None]] = {}
+    for r in connection.execute(select(tables.contracts).order_by(tables.contracts.c.contract_id)):
+        grouped.setdefault(r.contract_id, []).append((r.prestatie_code, int(r.tariff_cents)))
+        heads.setdefault(r.contract_id, (r.igo_id, r.uzovi, int(r.year), r.overlap_policy, r.partial_trajectory_policy))
+    contracts = ContractBook(
+        Contract(
+            contract_id,
+            head[0],
+            head[1],
+            head[2],
+            dict(grouped[contract_id]),
+            OverlapPolicy(head[3]) if head[3] else None,
+            PartialPolicy(head[4]) if head[4] else None,
+        )
+        for contract_id, head in heads.items()
+    )
+    return DecisionContext(catalogue, providers, igos, memberships, contracts)
+
+
+def load_pregnancies(connection: Connection, pregnancy_ids: Sequence[str] | None = None) -> list[Pregnancy]:
+    query = select(tables.pregnancies).order_by(tables.pregnancies.c.pregnancy_id)
+    if pregnancy_ids is not None:
+        query = query.where(tables.pregnancies.c.pregnancy_id.in_(list(pregnancy_ids)))
+    return [
+        Pregnancy(
+            r.pregnancy_id,
+            r.bsn,
+            r.uzovi,
+            r.igo_id,
+            r.intake_date,
+            r.due_date,
+            r.labour_date,
+            r.end_date,
+            EndReason(r.end_reason) if r.end_reason else None,
+            r.referral_date,
+            ReferralStage(r.referral_stage) if r.referral_stage else None,
+        )
+        for r in connection.execute(query)
+    ]
+
+
+def load_pregnancies_of_bsn(connection: Connection, bsn: str) -> list[Pregnancy]:
+    """Every trajectory of one woman (to match her activities that name no trajectory)."""
+    ids = connection.execute(select(tables.pregnancies.c.pregnancy_id).where(tables.pregnancies.c.bsn == bsn)).scalars()
+    return load_pregnancies(connection, list(ids))
+
+
+def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -> pl.DataFrame:
+    """All activities (or those of some women) as columns."""
+    t = tables.activities
+    query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
+    if bsns is not None:
+        query = query.where(t.c.bsn.in_(list(bsns)))
+    result = connection.execute(query)
+    columns: list[list[object]] = [[] for _ in ACTIVITY_SCHEMA]
+    while chunk := result.fetchmany(200_000):
+        for index, values in enumerate(zip(*chunk, strict=True)):
+            columns[index].extend(values)
+    return pl.DataFrame(dict(zip(ACTIVITY_SCHEMA, columns, strict=True)), schema=ACTIVITY_SCHEMA)
+
+
+def latest_decision_run(connection: Connection) -> tuple[int, date] | None:
+    row = connection.execute(
+        select(tables.decision_runs.c.run_id, tables.decision_runs.c.as_of)
+        .order_by(tables.decision_runs.c.run_id.desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), row[1]) if row else None

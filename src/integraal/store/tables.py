@@ -1,0 +1,202 @@
+"""The schema. Portable types only: dates as DATE, money as integer cents, quantities as integer hundredths."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("agb", String(8), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("discipline", String(20), nullable=False),
+    Column("city", String(100), nullable=False, server_default=""),
+)
+
+igos = Table(
+    "igos",
+    metadata,
+    Column("igo_id", String(40), primary_key=True),
+    Column("agb", String(8), nullable=False),
+    Column("name", String(200), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("igo_id", String(40), ForeignKey("igos.igo_id"), primary_key=True),
+    Column("agb", String(8), ForeignKey("providers.agb"), primary_key=True),
+    Column("start_date", Date, primary_key=True),
+    Column("end_date", Date, nullable=True),
+)
+
+insurers = Table(
+    "insurers",
+    metadata,
+    Column("uzovi", String(4), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", String(60), primary_key=True),
+    Column("prestatie_code", String(40), primary_key=True),
+    Column("igo_id", String(40), ForeignKey("igos.igo_id"), nullable=False),
+    Column("uzovi", String(4), ForeignKey("insurers.uzovi"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("tariff_cents", BigInteger, nullable=False),
+    Column("overlap_policy", String(30), nullable=True),
+    Column("partial_trajectory_policy", String(30), nullable=True),
+    Index("ix_contracts_igo_uzovi_year", "igo_id", "uzovi", "year"),
+)
+
+pregnancies = Table(
+    "pregnancies",
+    metadata,
+    Column("pregnancy_id", String(60), primary_key=True),
+    Column("bsn", String(9), nullable=False, index=True),
+    Column("uzovi", String(4), ForeignKey("insurers.uzovi"), nullable=False),
+    Column("igo_id", String(40), ForeignKey("igos.igo_id"), nullable=False),
+    Column("intake_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("labour_date", Date, nullable=True),
+    Column("end_date", Date, nullable=True),
+    Column("end_reason", String(30), nullable=True),
+    Column("referral_date", Date, nullable=True),
+    Column("referral_stage", String(20), nullable=True),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("activity_id", String(60), primary_key=True),
+    Column("bsn", String(9), nullable=False),
+    Column("pregnancy_id", String(60), nullable=True, index=True),
+    Column("agb", String(8), nullable=False),
+    Column("activity_code", String(40), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("quantity_hundredths", BigInteger, nullable=False),
+)
+
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(30), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_accepted", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+)
+
+import_rejections = Table(
+    "import_rejections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("import_runs.run_id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("row_number", Integer, nullable=False),
+    Column("field", String(60), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw_row", Text, nullable=False),
+    UniqueConstraint("file_sha256", "row_number", "field", name="uq_import_rejections_file_row_field"),
+)
+
+decision_runs = Table(
+    "decision_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("as_of", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("pregnancies", Integer, nullable=False),
+    Column("ruleset_versions", String(200), nullable=False),
+)
+
+phase_decisions = Table(
+    "phase_decisions",
+    metadata,
+    Column("run_id", Integer, ForeignKey("decision_runs.run_id"), primary_key=True),
+    Column("pregnancy_id", String(60), primary_key=True),
+    Column("phase", String(12), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("reasons", Text, nullable=False),  # space-separated reason codes, in order
+    Column("ruleset_version", String(40), nullable=True),
+    Column("contract_id", String(60), nullable=True),
+    Column("igo_id", String(40), nullable=False),
+    Column("uzovi", String(4), nullable=False),
+)
+
+claim_lines = Table(
+    "claim_lines",
+    metadata,
+    Column("run_id", Integer, ForeignKey("decision_runs.run_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("pregnancy_id", String(60), nullable=False, index=True),
+    Column("phase", String(12), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("prestatie_code", String(40), nullable=False),
+    Column("claimant_agb", String(8), nullable=False),
+    Column("uzovi", String(4), nullable=False),
+    Column("quantity_hundredths", BigInteger, nullable=False),
+    Column("tariff_cents", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("service_start", Date, nullable=False),
+    Column("service_end", Date, nullable=False),
+    Column("declaration_date", Date, nullable=False),
+    Column("tariff_source", String(10), nullable=False),
+    Column("activity_ids", Text, nullable=False),  # space-separated
+)
+
+activity_outcomes = Table(
+    "activity_outcomes",
+    metadata,
+    Column("run_id", Integer, ForeignKey("decision_runs.run_id"), primary_key=True),
+    Column("activity_id", String(60), primary_key=True),
+    Column("pregnancy_id", String(60), nullable=True),
+    Column("disposition", String(10), nullable=False),
+    Column("reason", String(40), nullable=True),
+    Column("phase", String(12), nullable=True),
+)
+"""Only activities that were *not* claimed are stored here; claimed ones are listed on their claim line."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("entity", String(60), nullable=False),
+    Column("entity_id", String(100), nullable=False),
+    Column("detail", Text, nullable=False),
+)
