@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from integraal.importing.validation import FileError
 from integraal.services import imports
 from integraal.services.imports import import_file, import_files
-from integraal.store import tables
+from integraal.store import bulk, tables
 
 BAD_ROWS = """activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity
 X-1,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1
@@ -136,7 +136,7 @@ def test_a_failure_halfway_leaves_the_database_as_before(db, examples, tmp_path,
     rows += [f"B-{i},111222333,Z-0001,08000001,VK_CONTROLE,2025-04-0{1 + i % 9},1" for i in range(30)]
     big = tmp_path / "big.csv"
     big.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    monkeypatch.setattr(imports, "BATCH", 10)
+    monkeypatch.setattr(bulk, "BATCH", 10)  # three batches of upserts before the failure
     calls = {"n": 0}
     real_quarantine = imports._quarantine
 

@@ -27,9 +27,9 @@ from rich.table import Table
 from integraal import __version__
 from integraal.cli.render import explain_text, summary_tables
 from integraal.importing.validation import FileError
+from integraal.rules.decision import PregnancyDecision
 from integraal.services.decisions import decide_all, decide_one, decision_as_json
 from integraal.services.imports import import_files
-from integraal.rules.decision import PregnancyDecision
 from integraal.store.database import Database
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ def demo(
     region = generate_region(pregnancies, seed=seed)
     paths = write_region(region, folder / "region")
     timings.append(("synth", time.perf_counter() - started))
-    out.print(_calibration_table(region.calibration))
+    out.print(_calibration_table(region.calibration, sources=False))
 
     database = Database(str(db_path))
     database.migrate()
@@ -310,18 +310,17 @@ def demo(
     console.print(f"Demo database: {db_path}  (try: integraal explain <pregnancy_id> --db {db_path})")
 
 
-def _calibration_table(rows: Sequence[CalibrationRow]) -> Table:
-    table = Table(title="Calibration: target vs generated")
-    for column in ("measure", "target", "generated", "unit", "source"):
-        table.add_column(column, overflow="fold")
+def _calibration_table(rows: Sequence[CalibrationRow], sources: bool = True) -> Table:
+    """Target against generated per calibrated measure; sources (abridged) where asked for."""
+    table = Table(title="Calibration: target vs generated (sources: src/integraal/synth/calibration.yaml)")
+    columns = ["measure", "target", "generated", "unit"] + (["source"] if sources else [])
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("target", "generated") else "left")
     for row in rows:
-        table.add_row(
-            row.measure,
-            f"{row.target:.3g}",
-            f"{row.generated:.3g}",
-            row.unit,
-            row.source,
-        )
+        cells = [row.measure, f"{row.target:.3g}", f"{row.generated:.3g}", row.unit]
+        if sources:
+            cells.append(row.source if len(row.source) <= 60 else row.source[:59] + "…")
+        table.add_row(*cells)
     return table
 
 

@@ -25,6 +25,7 @@ from integraal.rules.matching import TrajectoryIndex
 from integraal.rules.reasons import ReasonCode
 from integraal.services import audit
 from integraal.store import tables
+from integraal.store.bulk import insert_frame
 from integraal.store.database import Database
 from integraal.store.repositories import (
     load_activities,
@@ -32,8 +33,6 @@ from integraal.store.repositories import (
     load_pregnancies,
     load_pregnancies_of_bsn,
 )
-
-BATCH = 50_000
 
 
 @dataclass(slots=True)
@@ -277,11 +276,10 @@ def _outcome_row(outcome: ActivityOutcome, pregnancy_id: str | None) -> dict[str
 
 
 def _insert_batches(connection: Connection, table: Any, rows: list[dict[str, Any]], run_id: int) -> None:
-    for offset in range(0, len(rows), BATCH):
-        batch = rows[offset : offset + BATCH]
-        for row in batch:
-            row["run_id"] = run_id
-        connection.execute(insert(table), batch)
+    if rows:
+        insert_frame(
+            connection, table, pl.DataFrame(rows, infer_schema_length=None).with_columns(run_id=pl.lit(run_id))
+        )
 
 
 def decision_as_json(decision: PregnancyDecision) -> dict[str, Any]:

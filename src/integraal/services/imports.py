@@ -18,16 +18,14 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from integraal.data.loader import load_catalogue
-from integraal.importing.formats import FORMATS, FileFormat, References, detect_kind
+from integraal.importing.formats import FORMATS, References, detect_kind
 from integraal.importing.validation import ROW, FileError, RowError, read_csv, validate
 from integraal.services import audit
 from integraal.store import tables
+from integraal.store.bulk import upsert_frame
 from integraal.store.database import Database
-
-BATCH = 50_000
 
 
 @dataclass(slots=True)
@@ -76,7 +74,7 @@ def import_frame(db: Database, path: Path, kind: str, frame: pl.DataFrame, actor
         prepared = fmt.prepare(frame, references)
         validated = validate(prepared, path.name, fmt.columns(references), fmt.row_rules(references), fmt.key)
         rows = fmt.to_rows(validated.valid)
-        _upsert(connection, tables.metadata.tables[fmt.table], rows, fmt)
+        upsert_frame(connection, tables.metadata.tables[fmt.table], rows, fmt.key)
         report = ImportReport(
             file=name,
             kind=kind,
@@ -145,23 +143,6 @@ def load_references(connection: Connection, kind: str) -> References:
     return References(**refs)
 
 
-def _upsert(connection: Connection, table: Table, rows: pl.DataFrame, fmt: FileFormat) -> None:
-    """Insert or replace by key, in batches; portable to PostgreSQL through the dialect's insert."""
-    if rows.height == 0:
-        return
-    dialect = connection.dialect.name
-    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_fn(table)
-    updates = {c: statement.excluded[c] for c in rows.columns if c not in fmt.key}
-    statement = (
-        statement.on_conflict_do_update(index_elements=list(fmt.key), set_=updates)
-        if updates
-        else statement.on_conflict_do_nothing(index_elements=list(fmt.key))
-    )
-    for offset in range(0, rows.height, BATCH):
-        connection.execute(statement, rows.slice(offset, BATCH).to_dicts())
-
-
 def _quarantine(connection: Connection, report: ImportReport, digest: str, raw: pl.DataFrame | None) -> None:
     """Store rejected rows with the whole raw row, once per (file content, row, field)."""
     if not report.errors:
@@ -175,27 +156,21 @@ def _quarantine(connection: Connection, report: ImportReport, digest: str, raw: 
             raw_rows[row_number] = json.dumps(
                 {k: v for k, v in record.items() if not k.startswith("__")}, ensure_ascii=False
             )
-    values = [
+    quarantined = pl.DataFrame(
         {
-            "run_id": report.run_id,
-            "kind": report.kind,
-            "file_name": report.file,
-            "file_sha256": digest,
-            "row_number": e.row,
-            "field": e.field,
-            "value": e.value,
-            "reason": e.reason,
-            "raw_row": raw_rows.get(e.row, "{}"),
+            "run_id": [report.run_id] * len(report.errors),
+            "kind": [report.kind] * len(report.errors),
+            "file_name": [report.file] * len(report.errors),
+            "file_sha256": [digest] * len(report.errors),
+            "row_number": [e.row for e in report.errors],
+            "field": [e.field for e in report.errors],
+            "value": [e.value for e in report.errors],
+            "reason": [e.reason for e in report.errors],
+            "raw_row": [raw_rows.get(e.row, "{}") for e in report.errors],
         }
-        for e in report.errors
-    ]
-    dialect = connection.dialect.name
-    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_fn(tables.import_rejections).on_conflict_do_nothing(
-        index_elements=["file_sha256", "row_number", "field"]
     )
-    for offset in range(0, len(values), BATCH):
-        connection.execute(statement, values[offset : offset + BATCH])
+    key = ("file_sha256", "row_number", "field")
+    upsert_frame(connection, tables.import_rejections, quarantined, key, replace=False)
 
 
 def summarise(reports: Sequence[ImportReport]) -> tuple[int, int, int]:

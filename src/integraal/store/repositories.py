@@ -18,6 +18,7 @@ from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
 from integraal.rules.engine import DecisionContext
 from integraal.store import tables
+from integraal.store.bulk import read_frame
 
 ACTIVITY_SCHEMA = {
     "activity_id": pl.Utf8,
@@ -94,12 +95,7 @@ def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -
     query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
     if bsns is not None:
         query = query.where(t.c.bsn.in_(list(bsns)))
-    result = connection.execute(query)
-    columns: list[list[object]] = [[] for _ in ACTIVITY_SCHEMA]
-    while chunk := result.fetchmany(200_000):
-        for index, values in enumerate(zip(*chunk, strict=True)):
-            columns[index].extend(values)
-    return pl.DataFrame(dict(zip(ACTIVITY_SCHEMA, columns, strict=True)), schema=ACTIVITY_SCHEMA)
+    return read_frame(connection, query, ACTIVITY_SCHEMA)
 
 
 def latest_decision_run(connection: Connection) -> tuple[int, date] | None:

@@ -1,0 +1,87 @@
+"""Set-wise reads and writes between Polars frames and the database, without a Python object per row.
+
+SQLAlchemy compiles each statement once for the connection's dialect (so nothing here is SQLite-only); the
+rows then go straight to the driver's ``executemany`` / ``fetchall`` as tuples. Dates travel as ISO text,
+which SQLite stores as-is and PostgreSQL casts on input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Select, Table, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
+
+BATCH = 100_000
+
+
+def _insert_for(connection: Connection, table: Table) -> Any:
+    return postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+def _driver_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates (and datetimes) as ISO text; everything else as is."""
+    return frame.with_columns(pl.col(pl.Date, pl.Datetime).dt.to_string("%Y-%m-%d"))
+
+
+def _execute_many(connection: Connection, statement: Any, frame: pl.DataFrame) -> None:
+    compiled = statement.compile(dialect=connection.dialect)
+    names = list(compiled.positiontup) if compiled.positional else None
+    data = _driver_rows(frame)
+    for offset in range(0, data.height, BATCH):
+        chunk = data.slice(offset, BATCH)
+        params: Sequence[Any] = chunk.select(names).rows() if names is not None else chunk.to_dicts()
+        connection.exec_driver_sql(compiled.string, params)
+
+
+def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """Append the rows of ``frame`` (columns named as the table's) to ``table``."""
+    if frame.height == 0:
+        return
+    statement = insert(table).values({c: bindparam(c) for c in frame.columns})
+    _execute_many(connection, statement, frame)
+
+
+def upsert_frame(
+    connection: Connection, table: Table, frame: pl.DataFrame, key: Sequence[str], replace: bool = True
+) -> None:
+    """Insert rows; where the key exists, replace the stored row (or keep it, with ``replace=False``)."""
+    if frame.height == 0:
+        return
+    base = _insert_for(connection, table).values({c: bindparam(c) for c in frame.columns})
+    updates = {c: base.excluded[c] for c in frame.columns if c not in key} if replace else {}
+    statement = (
+        base.on_conflict_do_update(index_elements=list(key), set_=updates)
+        if updates
+        else base.on_conflict_do_nothing(index_elements=list(key))
+    )
+    _execute_many(connection, statement, frame)
+
+
+def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Run ``query`` and return its rows as a frame with ``schema`` (dates parsed column-wise)."""
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = (
+        tuple(compiled.params[name] for name in compiled.positiontup or ()) if compiled.positional else compiled.params
+    )
+    cursor = connection.exec_driver_sql(compiled.string, params)
+    raw_schema = {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
+    frames = []
+    while rows := cursor.fetchmany(BATCH):
+        text = (
+            [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row) for row in rows]
+            if _has_dates(rows)
+            else rows
+        )
+        frames.append(pl.DataFrame(text, schema=raw_schema, orient="row"))
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema=raw_schema)
+    return frame.with_columns(
+        pl.col(name).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date
+    )
+
+
+def _has_dates(rows: Sequence[Any]) -> bool:
+    """PostgreSQL drivers return date objects; SQLite returns text. Look at the first row only."""
+    return any(hasattr(v, "isoformat") for v in rows[0])
