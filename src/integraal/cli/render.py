@@ -35,7 +35,8 @@ WORDS = {
         "lines": "regels",
         "amount": "bedrag",
         "mono": "monodisciplinair (leden)",
-        "reasons": "Meest voorkomende redenen",
+        "reasons": "Redenen van de besluiten per fase",
+        "activity_reasons": "Activiteiten die niet in een declaratie staan, per reden",
         "reason": "reden",
         "count": "aantal",
         "pregnancies": "zwangerschappen",
@@ -70,7 +71,8 @@ WORDS = {
         "lines": "lines",
         "amount": "amount",
         "mono": "monodisciplinary (members)",
-        "reasons": "Most frequent reasons",
+        "reasons": "Reasons behind the phase decisions",
+        "activity_reasons": "Activities not on a claim line, by reason",
         "reason": "reason",
         "count": "count",
         "pregnancies": "pregnancies",
@@ -95,43 +97,58 @@ WORDS = {
 OUTCOMES = ("integral", "fallback", "incomplete", "not_applicable")
 
 
+def count(n: int, lang: str) -> str:
+    """Thousands separated the way the reader expects: 25.233 in Dutch, 25,233 in English."""
+    text = f"{n:,}"
+    return text.replace(",", ".") if lang == "nl" else text
+
+
 def _w(lang: str) -> dict[str, str]:
     return WORDS.get(lang, WORDS["en"])
 
 
 def summary_tables(summary: RunSummary, lang: str = "nl") -> list[Table]:
     w = _w(lang)
+
+    def share(n: int) -> str:
+        if not summary.pregnancies:
+            return count(n, lang)
+        percent = f"{100 * n / summary.pregnancies:.1f}"
+        return f"{count(n, lang)} ({percent.replace('.', ',') if lang == 'nl' else percent}%)"
+
     overview = Table(title=w["overview"], show_header=False)
     overview.add_column()
     overview.add_column(justify="right")
-    share = (lambda n: f"{n:,} ({100 * n / summary.pregnancies:.1f}%)") if summary.pregnancies else str
-    overview.add_row(w["pregnancies"], f"{summary.pregnancies:,}")
-    overview.add_row(w["activities"], f"{summary.activities:,}")
+    overview.add_row(w["pregnancies"], count(summary.pregnancies, lang))
+    overview.add_row(w["activities"], count(summary.activities, lang))
     overview.add_row(w["fully_integral"], share(summary.pregnancies_fully_integral))
     overview.add_row(w["with_fallback"], share(summary.pregnancies_with_fallback))
-    overview.add_row(w["unmatched"], f"{summary.unmatched:,}")
+    overview.add_row(w["unmatched"], count(summary.unmatched, lang))
 
     decisions = Table(title=w["decisions"])
     decisions.add_column(w["phase"])
     for outcome in OUTCOMES:
         decisions.add_column(w[outcome], justify="right")
     for phase in PHASES:
-        decisions.add_row(w[phase.value], *(f"{summary.outcomes[(phase.value, o)]:,}" for o in OUTCOMES))
+        decisions.add_row(w[phase.value], *(count(summary.outcomes[(phase.value, o)], lang) for o in OUTCOMES))
 
     money = Table(title=w["money"])
     money.add_column(w["kind"])
     money.add_column(w["lines"], justify="right")
     money.add_column(w["amount"], justify="right")
     for kind in ("integral", "mono"):
-        money.add_row(w[kind], f"{summary.lines[kind]:,}", format_euros(summary.amounts[kind], lang))
+        money.add_row(w[kind], count(summary.lines[kind], lang), format_euros(summary.amounts[kind], lang))
 
-    reasons = Table(title=w["reasons"])
-    reasons.add_column("code")
-    reasons.add_column(w["reason"])
-    reasons.add_column(w["count"], justify="right")
-    for code, count in summary.reasons.most_common(10):
-        reasons.add_row(code, short(ReasonCode(code), lang), f"{count:,}")
-    return [overview, decisions, money, reasons]
+    tables = [overview, decisions, money]
+    for title, counter in ((w["reasons"], summary.reasons), (w["activity_reasons"], summary.activity_reasons)):
+        table = Table(title=title)
+        table.add_column("code")
+        table.add_column(w["reason"])
+        table.add_column(w["count"], justify="right")
+        for code, n in counter.most_common(10):
+            table.add_row(code, short(ReasonCode(code), lang) if code else "", count(n, lang))
+        tables.append(table)
+    return tables
 
 
 def explain_text(

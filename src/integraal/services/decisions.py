@@ -44,7 +44,8 @@ class RunSummary:
     pregnancies: int = 0
     activities: int = 0
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (phase, outcome) → count
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # phase-level reason codes
+    activity_reasons: Counter[str] = field(default_factory=Counter)  # why activities were not claimed
     amounts: Counter[str] = field(default_factory=Counter)  # claim kind → cents
     lines: Counter[str] = field(default_factory=Counter)  # claim kind → number of lines
     dispositions: Counter[str] = field(default_factory=Counter)
@@ -78,7 +79,7 @@ def decide_all(
     summary.unmatched = len(unmatched)
     for outcome in unmatched:
         summary.dispositions[outcome.disposition.value] += 1
-        summary.reasons[outcome.reason.value if outcome.reason else ""] += 1
+        summary.activity_reasons[outcome.reason.value if outcome.reason else ""] += 1
 
     writer = _RunWriter(db, as_of, actor, len(pregnancies), catalogue.years) if store else None
     pregnancy_by_id = {p.pregnancy_id: p for p in pregnancies}
@@ -175,7 +176,7 @@ def _count(summary: RunSummary, decision: PregnancyDecision) -> None:
     for outcome in decision.activities:
         summary.dispositions[outcome.disposition.value] += 1
         if outcome.reason is not None and outcome.disposition is not Disposition.CLAIMED:
-            summary.reasons[outcome.reason.value] += 1
+            summary.activity_reasons[outcome.reason.value] += 1
 
 
 class _RunWriter:
