@@ -174,3 +174,20 @@ def test_memberships_and_contracts_are_checked_against_stored_keys(db, examples,
         (4, "tariff_cents"),
         (5, "overlap_policy"),
     }
+
+
+def test_overlapping_membership_periods_are_rejected(db, examples, tmp_path):
+    """A provider is a member of an IGO in one period at a time; overlaps would make dates ambiguous."""
+    load_examples(db, examples)
+    periods = tmp_path / "memberships_2026.csv"
+    periods.write_text(
+        "igo_id,agb,start_date,end_date\n"
+        "IGO-RIV,24000001,2025-06-01,2025-12-31\n"  # overlaps the stored 2020-01-01..2025-06-30
+        "IGO-RIV,24000001,2026-01-01,\n"  # fine: after the stored period
+        "IGO-RIV,33000002,2025-01-01,2025-12-31\n"
+        "IGO-RIV,33000002,2025-12-31,\n",  # overlaps the row above on one day
+        encoding="utf-8",
+    )
+    report = import_file(db, periods)
+    assert {(e.row, e.field) for e in report.errors} == {(1, "start_date"), (3, "start_date"), (4, "start_date")}
+    assert report.accepted == 1

@@ -14,6 +14,7 @@ from integraal.domain.contract import OverlapPolicy, PartialPolicy
 from integraal.domain.pregnancy import EndReason, ReferralStage
 from integraal.domain.provider import Discipline
 from integraal.importing.validation import (
+    ROW,
     Column,
     RowRule,
     as_date,
@@ -44,6 +45,12 @@ class References:
     pregnancies: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={"pregnancy_id": pl.Utf8, "bsn": pl.Utf8})
     )
+    memberships: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"igo_id": pl.Utf8, "agb": pl.Utf8, "start_date": pl.Utf8, "end_date": pl.Utf8}
+        )
+    )
+    """Stored membership periods, dates as ISO text (empty end = open)."""
     activity_codes_by_year: dict[int, frozenset[str]] = field(default_factory=dict)
     prestatie_codes_by_year: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -114,6 +121,33 @@ INSURERS = FileFormat(
     to_rows=lambda f: f.select("uzovi", "name"),
 )
 
+
+def _flag_overlapping_periods(frame: pl.DataFrame, refs: References) -> pl.DataFrame:
+    """Add ``__overlap``: the row's period overlaps another period of the same provider in the same IGO
+    (in this file, or stored and not replaced by this file). ISO dates compare correctly as text."""
+    open_end = "9999-12-31"
+    own = frame.select(ROW, "igo_id", "agb", "start_date", "end_date")
+    stored = refs.memberships.join(
+        own.select("igo_id", "agb", "start_date"), on=["igo_id", "agb", "start_date"], how="anti"
+    )
+    others = pl.concat(
+        [
+            own.select("igo_id", "agb", "start_date", "end_date", pl.col(ROW).alias("__other")),
+            stored.with_columns(pl.lit(None, dtype=pl.Int64).alias("__other")),
+        ],
+        how="vertical_relaxed",
+    ).rename({"start_date": "__o_start", "end_date": "__o_end"})
+    end = pl.when(pl.col("end_date") == "").then(pl.lit(open_end)).otherwise(pl.col("end_date"))
+    other_end = pl.when(pl.col("__o_end").fill_null("") == "").then(pl.lit(open_end)).otherwise(pl.col("__o_end"))
+    pairs = own.join(others, on=["igo_id", "agb"], how="inner").filter(
+        (pl.col("__other").is_null() | (pl.col("__other") != pl.col(ROW)))
+        & (pl.col("start_date") <= other_end)
+        & (pl.col("__o_start") <= end)
+    )
+    overlapping = pairs.get_column(ROW).unique().implode()
+    return frame.with_columns(pl.col(ROW).is_in(overlapping).alias("__overlap"))
+
+
 MEMBERSHIPS = FileFormat(
     kind="memberships",
     table="memberships",
@@ -124,8 +158,16 @@ MEMBERSHIPS = FileFormat(
         Column("start_date", checks=(DATE,)),
         Column("end_date", required=False, checks=(DATE,)),
     ),
-    row_rules=lambda refs: (RowRule("end_date", _date_before("end_date", "start_date"), "end date before start date"),),
+    row_rules=lambda refs: (
+        RowRule("end_date", _date_before("end_date", "start_date"), "end date before start date"),
+        RowRule(
+            "start_date",
+            pl.col("__overlap"),
+            "membership period overlaps another period of this provider in this IGO",
+        ),
+    ),
     to_rows=lambda f: f.select("igo_id", "agb", as_date("start_date"), as_date("end_date")),
+    prepare=_flag_overlapping_periods,
 )
 
 # --- contracts ----------------------------------------------------------------------------------------------

@@ -130,6 +130,13 @@ def load_references(connection: Connection, kind: str) -> References:
     }
     if kind == "memberships":
         refs["providers"] = keys(tables.providers, "agb")
+        m = tables.memberships
+        stored = connection.execute(select(m.c.igo_id, m.c.agb, m.c.start_date, m.c.end_date)).all()
+        refs["memberships"] = pl.DataFrame(
+            [(r[0], r[1], r[2].isoformat(), r[3].isoformat() if r[3] else "") for r in stored],
+            schema={"igo_id": pl.Utf8, "agb": pl.Utf8, "start_date": pl.Utf8, "end_date": pl.Utf8},
+            orient="row",
+        )
     if kind in ("memberships", "contracts", "pregnancies"):
         refs["igos"] = keys(tables.igos, "igo_id")
     if kind in ("contracts", "pregnancies"):
