@@ -324,5 +324,9 @@ def _calibration_table(rows: Sequence[CalibrationRow], sources: bool = True) -> 
     return table
 
 
+app.add_typer(__import__("integraal.cli.users", fromlist=["app"]).app, name="user")
+app.add_typer(__import__("integraal.cli.serve", fromlist=["app"]).app)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

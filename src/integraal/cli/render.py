@@ -220,7 +220,9 @@ def explain_text(
 def catalogue_tables(ruleset: RuleSet, lang: str = "nl") -> list[Table]:
     nl = lang == "nl"
     types = Table(title=f"Activity types {ruleset.year} ({ruleset.version})")
-    for column in ("code", "disciplines", "phase", "in scope", "mono", "description"):
+    # Codes are what a user types next: never cut them, let the prose columns wrap instead.
+    types.add_column("code", no_wrap=True)
+    for column in ("disciplines", "phase", "in scope", "mono", "description"):
         types.add_column(column)
     for t in ruleset.activity_types.values():
         types.add_row(
@@ -232,14 +234,16 @@ def catalogue_tables(ruleset: RuleSet, lang: str = "nl") -> list[Table]:
             t.description_nl if nl else t.description_en,
         )
     integral = Table(title="Integral prestaties")
-    for column in ("code", "phase", "condition", "priority", "description"):
+    integral.add_column("code", no_wrap=True)
+    for column in ("phase", "condition", "priority", "description"):
         integral.add_column(column)
     for p in ruleset.integral_prestaties:
         integral.add_row(
             p.code, p.phase.value, p.condition, str(p.priority), p.description_nl if nl else p.description_en
         )
     mono = Table(title="Monodisciplinary prestaties")
-    for column in ("code", "discipline", "phase", "unit", "tariff", "estimated", "description"):
+    mono.add_column("code", no_wrap=True)
+    for column in ("discipline", "phase", "unit", "tariff", "estimated", "description"):
         mono.add_column(column)
     for m in ruleset.mono_prestaties:
         mono.add_row(

@@ -1,0 +1,167 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``): type, title, status, detail, instance,
+and for validation errors an ``errors`` list naming each field that was wrong.
+
+Use-case errors (access denied, not found, unreadable file, rows outside the scope) are mapped here, in one
+place, so every router answers the same way. Problem types are dereferenceable: ``GET /problems/{slug}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from integraal.importing.validation import FileError
+from integraal.services.access import AccessDeniedError, NotFoundError
+from integraal.services.uploads import UploadRefusedError
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+PROBLEM_TYPES: dict[str, str] = {
+    "unauthenticated": "No valid credentials: send `Authorization: Bearer <token>` (from `integraal user token`) "
+    "or log in (POST /api/auth/login) and send the session cookie.",
+    "forbidden": "Your role may not do this. What each role may do is listed in docs/api.md.",
+    "csrf": "A write with a session cookie needs the header `X-CSRF-Token` with the token returned at login.",
+    "not-found": "There is no such resource, or none you may see: another tenant's rows look exactly like "
+    "missing ones.",
+    "validation": "A parameter or the body is not valid; `errors` names every field that was wrong.",
+    "file-rejected": "The uploaded file cannot be read as a CSV file of the expected kind (encoding, header, "
+    "columns); nothing was stored. See docs/formats.md.",
+    "upload-refused": "Rows of the uploaded file are outside what you may register (another provider's AGB, "
+    "a pregnancy of another IGO or an unknown one); `errors` lists them. Nothing was stored.",
+    "too-large": "The request body is larger than this server accepts.",
+    "internal": "An unexpected error on the server. It has been logged; nothing you sent was half-applied.",
+}
+
+
+def type_uri(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+class ProblemError(Exception):
+    """Raise in a router to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str | None,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    slug: str | None,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_uri(slug) if slug else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="integraal"'}
+
+_SLUG_OF_STATUS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 413: "too-large", 422: "validation"}
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
+    """(location, field) from a pydantic error location such as ('query', 'limit') or ('body', 'as_of')."""
+    parts = [str(p) for p in loc]
+    location = parts[0] if parts else ""
+    rest = parts[1:] if location in ("query", "path", "header", "cookie", "body") else parts
+    return location, ".".join(rest) or location
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers and the problem-type documentation route."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+        )
+
+    @app.exception_handler(AccessDeniedError)
+    async def _denied(request: Request, exc: AccessDeniedError) -> JSONResponse:
+        return problem_response(request, 403, "forbidden", str(exc))
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return problem_response(request, 404, "not-found", str(exc))
+
+    @app.exception_handler(FileError)
+    async def _file(request: Request, exc: FileError) -> JSONResponse:
+        errors = [{"field": "file", "location": "body", "message": exc.message}]
+        return problem_response(request, 422, "file-rejected", str(exc), title="File rejected", errors=errors)
+
+    @app.exception_handler(UploadRefusedError)
+    async def _refused(request: Request, exc: UploadRefusedError) -> JSONResponse:
+        errors = [
+            {"field": v.field, "location": "file", "row": v.row, "value": v.value, "message": v.reason}
+            for v in exc.violations
+        ]
+        return problem_response(request, 403, "upload-refused", str(exc), title="Upload refused", errors=errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for error in exc.errors():
+            location, name = _field(error.get("loc", ()))
+            errors.append({"field": name, "location": location, "message": str(error.get("msg", ""))})
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(request, 422, "validation", detail, title="Invalid request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = (
+            exc.detail if isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase else None
+        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers.update(UNAUTHENTICATED_HEADERS)
+        return problem_response(
+            request, exc.status_code, _SLUG_OF_STATUS.get(exc.status_code), detail, headers=headers or None
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "internal", "An unexpected error occurred; it has been logged.")
+
+    @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
+    def problem_type(slug: str) -> str:
+        text = PROBLEM_TYPES.get(slug)
+        if text is None:
+            raise ProblemError(404, "not-found", f"no problem type {slug!r}")
+        return f"{slug}\n\n{text}\n"

@@ -1,0 +1,1 @@
+"""One router per feature; ``integraal.api.app`` mounts them all under ``/api``."""

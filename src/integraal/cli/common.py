@@ -1,0 +1,36 @@
+"""Options and helpers shared by the command modules added after ``main.py`` (users, serve)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import inspect
+
+from integraal.store.database import Database
+
+console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="INTEGRAAL_DATABASE_URL",
+        help="Database: a SQLite file path or a SQLAlchemy URL. Default: integraal.db in this folder.",
+    ),
+]
+
+
+def open_database(db: str | None) -> Database:
+    """The database, created with ``integraal init`` and upgraded to a schema that has users (revision 0002)."""
+    database = Database(db)
+    if not database.is_initialised():
+        console.print(f"[red]No Integraal database at {database.url}.[/] Run [bold]integraal init[/] first.")
+        raise typer.Exit(2)
+    if not inspect(database.engine).has_table("users"):
+        console.print(
+            f"[red]The database at {database.url} predates users.[/] Run [bold]integraal init[/] to upgrade it."
+        )
+        raise typer.Exit(2)
+    return database

@@ -1,0 +1,375 @@
+"""Every route × every role (and anonymous): the status each may get, and that no row of another tenant leaks.
+
+The expected table below is written out by hand, independently of ``services.access.PERMISSIONS``: it is the
+specification the code is checked against (issue 3, "tests try every endpoint as every role"). A route added
+to the app without a line here fails ``test_every_route_has_an_expectation``.
+
+World: two IGOs (Rivierenland, West), providers in each, insurers 3311 and 7029 with insured women in both
+(``api_world``). Leak checks scan every successful response body for ids and BSNs the caller may not see.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from api_world import (
+    ALL_PREGNANCIES,
+    BY_NAME,
+    EXAMPLES,
+    IGO_OF,
+    PEOPLE,
+    RIV_PREGNANCIES,
+    WEST,
+    WEST_PREGNANCIES,
+    Person,
+    World,
+    build_world,
+)
+from fastapi import routing as fastapi_routing
+
+PUBLIC = "public"
+ANY_USER = "any user"
+ROLES = ("igo_admin", "igo_board", "member", "insurer", "analyst", "superuser")
+
+
+def roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+REGISTER = roles("igo_admin", "igo_board", "member", "insurer", "superuser")
+CASE_DATA = roles("igo_admin", "igo_board", "insurer", "superuser")  # pregnancies, decisions, contracts
+
+EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/api/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/problems/{slug}"): PUBLIC,
+    ("GET", "/api/health"): PUBLIC,
+    ("POST", "/api/auth/login"): PUBLIC,  # with the person's own password; anonymous sends a wrong one
+    ("GET", "/api/me"): ANY_USER,
+    ("POST", "/api/auth/logout"): ANY_USER,
+    ("GET", "/api/providers"): REGISTER,
+    ("GET", "/api/providers/{agb}"): REGISTER,
+    ("GET", "/api/igos"): REGISTER,
+    ("GET", "/api/igos/{igo_id}"): REGISTER,
+    ("GET", "/api/contracts"): CASE_DATA,
+    ("GET", "/api/contracts/{contract_id}"): CASE_DATA,
+    ("GET", "/api/pregnancies"): CASE_DATA,
+    ("GET", "/api/pregnancies/{pregnancy_id}"): CASE_DATA,
+    ("GET", "/api/pregnancies/{pregnancy_id}/decisions"): CASE_DATA,
+    ("GET", "/api/activities"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("POST", "/api/activities/upload"): roles("igo_admin", "member", "superuser"),
+    ("GET", "/api/decisions"): CASE_DATA,
+    ("GET", "/api/decisions/runs"): CASE_DATA,
+    ("GET", "/api/decisions/summary"): roles("igo_admin", "igo_board", "insurer", "analyst", "superuser"),
+    ("POST", "/api/decisions/runs"): roles("igo_admin", "superuser"),
+    ("GET", "/api/audit"): roles("igo_admin", "superuser"),
+}
+
+SUCCESS = {("POST", "/api/decisions/runs"): 201}
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app, through included routers too (FastAPI ≥ 0.16x nests them)."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    routes = list(contexts(app.routes)) if contexts else list(app.routes)
+    found = set()
+    for route in routes:
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    world = build_world(tmp_path_factory.mktemp("matrix"))
+    yield world
+    world.db.dispose()
+
+
+def test_every_route_has_an_expectation(world):
+    assert set(app_routes(world.client.app)) == set(EXPECTED)
+
+
+# --- what each person owns: path parameters, upload rows, and what must never appear in its responses -------
+
+
+def _activities(csv_text: str, unnamed: str) -> dict[str, tuple[str, str]]:
+    """Activity id → (pregnancy id, agb); ``unnamed``: the pregnancy a row without one matches (by BSN)."""
+    rows = [line.split(",") for line in csv_text.splitlines()[1:]]
+    return {r[0]: (r[2] or unnamed, r[3]) for r in rows}
+
+
+ACTIVITIES = _activities((EXAMPLES / "activities.csv").read_text(), "Z-0001") | _activities(
+    WEST["activities.csv"], "W-0002"
+)
+CONTRACT_OF_IGO = {"IGO-RIV": "ZK-RIV-2025", "IGO-WEST": "MZ-WEST-2025"}
+CONTRACT_OF_UZOVI = {"3311": "ZK-RIV-2025", "7029": "MZ-WEST-2025"}
+HOME_IGO = {"08000001": "IGO-RIV", "08000011": "IGO-WEST", "3311": "IGO-RIV", "7029": "IGO-WEST"}
+
+
+def home_igo(person: Person) -> str:
+    return person.igo_id or HOME_IGO.get(person.agb or person.uzovi or "", "IGO-RIV")
+
+
+def member_pregnancies(person: Person) -> set[str]:
+    return {pid for pid, agb in ACTIVITIES.values() if agb == person.agb}
+
+
+def path_params(person: Person | None) -> dict[str, str]:
+    if person is None:
+        return {
+            "agb": "08000001",
+            "igo_id": "IGO-RIV",
+            "contract_id": "ZK-RIV-2025",
+            "pregnancy_id": "Z-0001",
+            "slug": "not-found",
+        }
+    igo = home_igo(person)
+    own = sorted(person.own_pregnancies()) or ["Z-0001"]
+    contract = CONTRACT_OF_UZOVI[person.uzovi] if person.uzovi else CONTRACT_OF_IGO[igo]
+    return {
+        "agb": person.agb or {"IGO-RIV": "08000001", "IGO-WEST": "08000011"}[igo],
+        "igo_id": igo,
+        "contract_id": contract,
+        "pregnancy_id": own[0],
+        "slug": "not-found",
+    }
+
+
+def upload_file(person: Person | None) -> bytes:
+    """One activity the person may register (its own AGB, a pregnancy of its IGO)."""
+    west = person is not None and home_igo(person) == "IGO-WEST"
+    pid, bsn, agb = ("W-0001", "345678011", "08000011") if west else ("Z-0002", "123456782", "08000001")
+    name = person.username if person else "anonymous"
+    return (
+        "activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\n"
+        f"MX-{name},{bsn},{pid},{agb},VK_CONTROLE,2025-05-12,1\n"
+    ).encode()
+
+
+def forbidden_tokens(person: Person) -> set[str]:
+    """Strings that must never appear in a successful response to ``person``."""
+    if person.role == "superuser":
+        return set()
+    visible = member_pregnancies(person) if person.role == "member" else person.own_pregnancies()
+    tokens = set()
+    for pid, bsn in ALL_PREGNANCIES.items():
+        if pid not in visible:
+            tokens |= {pid, bsn}
+    if person.role in ("insurer", "igo_board", "analyst"):
+        tokens |= set(ALL_PREGNANCIES.values())  # never a raw BSN
+    if person.role == "analyst":
+        tokens |= set(ALL_PREGNANCIES) | set(ACTIVITIES)
+    if person.role == "member":
+        tokens |= {a for a, (_, agb) in ACTIVITIES.items() if agb != person.agb}
+    if person.igo_id or person.role == "member":
+        other = "IGO-WEST" if home_igo(person) == "IGO-RIV" else "IGO-RIV"
+        tokens |= {other, CONTRACT_OF_IGO[other]}
+        tokens |= {a for a, (pid, _) in ACTIVITIES.items() if IGO_OF[pid] == other}
+    if person.uzovi:
+        tokens |= {c for u, c in CONTRACT_OF_UZOVI.items() if u != person.uzovi}
+    return tokens
+
+
+def call(world: World, method: str, path: str, person: Person | None):
+    world.client.cookies.clear()  # a login sets the session cookie; every call here stands alone
+    url = path.format(**path_params(person))
+    headers = world.headers(person.username if person else None)
+    if (method, path) == ("POST", "/api/auth/login"):
+        body = (
+            {"username": person.username, "password": person.password}
+            if person
+            else {"username": "nobody", "password": "not a password"}
+        )
+        return world.client.post(url, json=body)
+    if (method, path) == ("POST", "/api/activities/upload"):
+        files = {"file": ("activities.csv", upload_file(person), "text/csv")}
+        return world.client.post(url, files=files, headers=headers)
+    if (method, path) == ("POST", "/api/decisions/runs"):
+        return world.client.post(url, json={"as_of": "2026-01-01"}, headers=headers)
+    return world.client.request(method, url, headers=headers)
+
+
+def expected_status(method: str, path: str, person: Person | None) -> int:
+    rule = EXPECTED[(method, path)]
+    ok = SUCCESS.get((method, path), 200)
+    if rule == PUBLIC:
+        return ok if person is not None or method == "GET" else 401
+    if person is None:
+        return 401
+    if rule == ANY_USER or person.role in rule:
+        return ok
+    return 403
+
+
+CALLERS = [None, *PEOPLE]
+
+
+@pytest.mark.parametrize("person", CALLERS, ids=lambda p: p.username if p else "anonymous")
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED), ids=lambda v: v)
+def test_route_as_role(world, method, path, person):
+    """Allowed → success; a role without the permission → 403; no credentials → 401. Never a 5xx."""
+    response = call(world, method, path, person)
+    assert response.status_code == expected_status(method, path, person), response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["status"] == response.status_code and problem["type"] and problem["title"]
+        if response.status_code == 401:
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    elif person is not None and method in ("GET", "POST") and path not in ("/openapi.json", "/api/docs"):
+        body = response.text
+        leaked = sorted(token for token in forbidden_tokens(person) if re.search(rf"\b{re.escape(token)}\b", body))
+        assert not leaked, f"{person.username} sees {leaked} in {method} {path}"
+
+
+# --- lists contain only own-tenant rows -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("person", [p for p in PEOPLE if p.role in CASE_DATA], ids=lambda p: p.username)
+def test_pregnancy_and_decision_lists_hold_only_own_tenant_rows(world, person):
+    headers = world.headers(person.username)
+    listed = world.client.get("/api/pregnancies", params={"limit": 500}, headers=headers).json()
+    assert {i["pregnancy_id"] for i in listed["items"]} == person.own_pregnancies()
+    assert listed["total"] == len(person.own_pregnancies())
+    decisions = world.client.get("/api/decisions", params={"limit": 500}, headers=headers).json()
+    assert {i["pregnancy_id"] for i in decisions["items"]} <= person.own_pregnancies()
+    # Asking for another tenant's rows by filter gives nothing, not an error and not the rows.
+    other_igo = "IGO-WEST" if "Z-0001" in person.own_pregnancies() else "IGO-RIV"
+    if person.role != "superuser" and person.igo_id:
+        filtered = world.client.get("/api/pregnancies", params={"igo_id": other_igo}, headers=headers).json()
+        assert filtered["items"] == [] and filtered["total"] == 0
+    if person.role != "superuser":
+        for row in listed["items"]:
+            assert (row["bsn"] is None) == (person.role in ("insurer", "igo_board"))
+            assert (row["client_pseudonym"] is None) == (person.role == "igo_admin")
+
+
+@pytest.mark.parametrize("person", [p for p in PEOPLE if p.role != "analyst"], ids=lambda p: p.username)
+def test_register_lists_hold_only_visible_providers_igos_and_contracts(world, person):
+    headers = world.headers(person.username)
+    providers = {i["agb"] for i in world.client.get("/api/providers", headers=headers).json()["items"]}
+    igos = {i["igo_id"] for i in world.client.get("/api/igos", headers=headers).json()["items"]}
+    west_only = {line.split(",")[0] for line in WEST["providers.csv"].splitlines()[1:]}
+    if person.role == "superuser":
+        assert {"IGO-RIV", "IGO-WEST"} == igos and west_only <= providers
+        return
+    assert igos == {home_igo(person)}
+    if home_igo(person) == "IGO-RIV":
+        assert not providers & west_only and "08000001" in providers
+    else:
+        assert providers <= west_only
+    contracts = world.client.get("/api/contracts", headers=headers)
+    if person.role == "member":
+        assert contracts.status_code == 403
+    else:
+        ids = {c["contract_id"] for c in contracts.json()["items"]}
+        assert ids <= {CONTRACT_OF_UZOVI[person.uzovi]} if person.uzovi else ids == {CONTRACT_OF_IGO[person.igo_id]}
+
+
+@pytest.mark.parametrize("person", [p for p in PEOPLE if p.role in ("igo_admin", "igo_board", "member")])
+def test_activity_list_holds_only_own_activities(world, person):
+    items = world.client.get("/api/activities", params={"limit": 500}, headers=world.headers(person.username))
+    rows = items.json()["items"]
+    assert rows
+    for row in rows:
+        if person.role == "member":
+            assert row["agb"] == person.agb
+        else:
+            assert IGO_OF[row["pregnancy_id"]] == person.igo_id
+
+
+# --- direct access to another tenant's rows ----------------------------------------------------------------
+
+
+def foreign_pregnancies(person: Person) -> list[str]:
+    return sorted(set(ALL_PREGNANCIES) - person.own_pregnancies())
+
+
+@pytest.mark.parametrize(
+    ("person", "pregnancy_id"),
+    [(p, pid) for p in PEOPLE if p.role != "superuser" for pid in foreign_pregnancies(p)],
+    ids=lambda v: v.username if isinstance(v, Person) else v,
+)
+def test_direct_access_to_another_tenants_pregnancy_is_refused(world, person, pregnancy_id):
+    headers = world.headers(person.username)
+    expected = 404 if person.role in CASE_DATA else 403
+    for url in (f"/api/pregnancies/{pregnancy_id}", f"/api/pregnancies/{pregnancy_id}/decisions"):
+        response = world.client.get(url, headers=headers)
+        assert response.status_code == expected, (url, response.text)
+        assert ALL_PREGNANCIES[pregnancy_id] not in response.text
+
+
+@pytest.mark.parametrize(
+    ("username", "url"),
+    [
+        ("admin_riv", "/api/providers/08000011"),
+        ("admin_riv", "/api/igos/IGO-WEST"),
+        ("admin_riv", "/api/contracts/MZ-WEST-2025"),
+        ("board_riv", "/api/contracts/MZ-WEST-2025"),
+        ("admin_west", "/api/providers/24000002"),
+        ("admin_west", "/api/igos/IGO-RIV"),
+        ("member_linde", "/api/providers/08000011"),
+        ("member_west", "/api/igos/IGO-RIV"),
+        ("insurer_zk", "/api/contracts/MZ-WEST-2025"),
+        ("insurer_zk", "/api/igos/IGO-WEST"),
+        ("insurer_menzis", "/api/contracts/ZK-RIV-2025"),
+    ],
+)
+def test_direct_access_to_another_tenants_register_rows_is_not_found(world, username, url):
+    response = world.client.get(url, headers=world.headers(username))
+    assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize("username", ["admin_riv", "member_linde"])
+def test_uploading_rows_of_another_tenant_is_refused_and_stores_nothing(world, username):
+    west_row = "WX-1,345678011,W-0001,{agb},VK_CONTROLE,2025-05-12,1\n"
+    agb = BY_NAME[username].agb or "08000001"
+    data = ("activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\n" + west_row.format(agb=agb)).encode()
+    response = world.client.post(
+        "/api/activities/upload",
+        files={"file": ("activities.csv", data, "text/csv")},
+        headers=world.headers(username),
+    )
+    assert response.status_code == 403
+    problem = response.json()
+    assert problem["type"] == "/problems/upload-refused"
+    assert problem["errors"][0]["row"] == 1 and problem["errors"][0]["field"] == "pregnancy_id"
+    assert "345678011" in data.decode() and "IGO-WEST" not in response.text
+    listed = world.client.get("/api/activities", params={"pregnancy_id": "W-0001"}, headers=world.headers("root"))
+    assert "WX-1" not in {a["activity_id"] for a in listed.json()["items"]}
+
+
+def test_rerun_of_another_tenants_pregnancy_is_not_found(world):
+    response = world.client.post(
+        "/api/decisions/runs", json={"pregnancy_ids": ["W-0001"]}, headers=world.headers("admin_riv")
+    )
+    assert response.status_code == 404
+
+
+def test_audit_entries_of_another_igo_are_invisible(world):
+    riv = world.client.get("/api/audit", params={"limit": 500}, headers=world.headers("admin_riv")).json()["items"]
+    assert riv, "the matrix wrote entries"
+    assert all(entry["igo_ids"] == ["IGO-RIV"] for entry in riv)
+    assert "admin_west" not in json.dumps(riv) and "W-0001" not in json.dumps(riv)
+    everything = world.client.get("/api/audit", params={"limit": 500}, headers=world.headers("root")).json()
+    assert everything["total"] > len(riv)
+
+
+def test_analyst_gets_aggregates_with_small_numbers_withheld(world):
+    summary = world.client.get("/api/decisions/summary", headers=world.headers("analyst")).json()
+    assert {o["igo_id"] for o in summary["outcomes"]} == {"IGO-RIV", "IGO-WEST"}
+    assert summary["suppressed_below"] == 10
+    assert all(o["pregnancies"] is None for o in summary["outcomes"])  # every cell here is small
+    assert summary["run"]["actor"] == ""
+    text = json.dumps(summary)
+    assert not any(token in text for token in [*ALL_PREGNANCIES, *ALL_PREGNANCIES.values()])
+
+
+def test_the_world_has_two_tenants_of_each_kind():
+    assert set(RIV_PREGNANCIES) and set(WEST_PREGNANCIES)
+    assert {p.role for p in PEOPLE} == set(ROLES)

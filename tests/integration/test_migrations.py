@@ -1,0 +1,23 @@
+"""The Alembic migrations build exactly the schema of ``store/tables.py``, and go down and up again."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from integraal.store.database import alembic_config
+from integraal.store.tables import metadata
+
+
+def test_migrations_match_the_tables_and_can_be_reversed(db):
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    config = alembic_config(db.url)
+    command.downgrade(config, "0001")
+    assert not inspect(db.engine).has_table("users")
+    command.upgrade(config, "head")
+    names = {ix["name"] for ix in inspect(db.engine).get_indexes("pregnancies")}
+    assert {"ix_pregnancies_igo_id", "ix_pregnancies_uzovi"} <= names
+    assert inspect(db.engine).has_table("audit_scopes")
