@@ -27,7 +27,7 @@ def test_decide_stores_every_phase_with_its_ruleset_version_and_is_reproducible(
         (r.pregnancy_id, r.phase, r.outcome, r.reasons, r.ruleset_version) for r in rows if r.run_id == second.run_id
     ]
     assert run1 == run2 and len(run1) == 9
-    assert all(v == "2025.1" for *_, v in run1 if v)
+    assert all(v == "2025.2" for *_, v in run1 if v)
     assert sum(line.amount_cents for line in lines) == 2 * (first.amounts["integral"] + first.amounts["mono"])
     assert audit.count("decide") == 2
 

@@ -5,9 +5,11 @@ Each docstring names the rule it checks.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from builders import (
     AS_OF,
     ECHO_MEMBER,
@@ -21,15 +23,19 @@ from builders import (
     OTHER_BSN,
     OTHER_INSURER,
     act,
+    activity_type,
     make_context,
     make_pregnancy,
     make_ruleset,
     normal_birth_activities,
 )
 
+from integraal.data.loader import load_catalogue
+from integraal.domain.catalogue import RuleSet
 from integraal.domain.contract import OverlapPolicy, PartialPolicy
 from integraal.domain.phase import Phase
-from integraal.domain.pregnancy import EndReason, ReferralStage
+from integraal.domain.pregnancy import NO_BIRTH_ENDINGS, EndReason, ReferralStage
+from integraal.domain.provider import Discipline
 from integraal.rules.decision import ClaimKind, Disposition, Outcome
 from integraal.rules.engine import decide_bundle
 from integraal.rules.matching import TrajectoryIndex, match_activities
@@ -129,12 +135,24 @@ def test_activity_before_membership_start_breaks_bundle():
     assert kept.phase(Phase.PRENATAL).outcome is Outcome.INTEGRAL
 
 
+def _with_advanced_ultrasound(year: int) -> RuleSet:
+    """The toy rule set plus ECHO_GUO, which the shipped catalogue (and the NZa scope text) excludes."""
+    rules = make_ruleset(year)
+    guo = activity_type("ECHO_GUO", {Discipline.HOSPITAL, Discipline.ULTRASOUND}, Phase.PRENATAL, in_scope=False)
+    return replace(rules, activity_types={**rules.activity_types, "ECHO_GUO": guo})
+
+
 def test_out_of_scope_care_by_non_member_never_breaks_bundle():
-    """§3: out-of-scope care (the 20-week anomaly scan, screening) never breaks the bundle."""
-    seo = act("ECHO_SEO", ECHO_OUTSIDER, date(2025, 3, 10))
-    decision = decide_bundle(make_pregnancy(), [*normal_birth_activities(), seo], make_context(), AS_OF)
+    """§3: out-of-scope care never breaks the bundle. Example: advanced ultrasound (GUO), which the policy
+    rule excludes from integral birth care (NR/REG-2312 scope; ``ECHO_GUO`` is out of scope in every shipped
+    catalogue year), done by an ultrasound centre that is not a member."""
+    for year in (2024, 2025):
+        assert not load_catalogue().for_year(year).activity_types["ECHO_GUO"].in_scope
+    guo = act("ECHO_GUO", ECHO_OUTSIDER, date(2025, 3, 10))
+    context = make_context(rulesets=[_with_advanced_ultrasound(2024), _with_advanced_ultrasound(2025)])
+    decision = decide_bundle(make_pregnancy(), [*normal_birth_activities(), guo], context, AS_OF)
     assert decision.phase(Phase.PRENATAL).outcome is Outcome.INTEGRAL
-    outcome = disposition(decision, seo.activity_id)
+    outcome = disposition(decision, guo.activity_id)
     assert (outcome.disposition, outcome.reason) == (Disposition.EXCLUDED, ReasonCode.OUT_OF_SCOPE)
 
 
@@ -393,3 +411,99 @@ def test_contract_year_follows_the_phase_start_date():
     assert decision.phase(Phase.PRENATAL).contract_id == "C2024"
     assert decision.phase(Phase.PRENATAL).outcome is Outcome.INTEGRAL
     assert decision.phase(Phase.NATAL).reason_codes == ("CONTRACT_MISSING",)
+
+
+def test_trajectory_ending_in_birth_decides_and_claims_all_three_phases():
+    """§2/§3 end reason birth: the trajectory reaches every phase, so each of prenatal (intake → start of
+    labour), natal (labour → birth) and postnatal (birth → 42 days) is decided and claimed once, and every
+    activity is claimed in the phase its date falls in."""
+    labour, birth = date(2025, 7, 29), date(2025, 7, 30)
+    pregnancy = make_pregnancy(labour=labour, end=birth, end_reason=EndReason.BIRTH)
+    activities = normal_birth_activities(birth)
+    decision = decide_bundle(pregnancy, activities, make_context(), AS_OF)
+
+    assert outcomes(decision) == dict.fromkeys(Phase, Outcome.INTEGRAL)
+    assert all(p.reason_codes == ("ALL_CARE_BY_MEMBERS",) for p in decision.phases)
+    windows = {c.phase: (c.prestatie_code, c.service_start, c.service_end) for c in decision.claims}
+    assert windows == {
+        Phase.PRENATAL: ("IG_PRE", date(2025, 1, 6), labour),
+        Phase.NATAL: ("IG_NAT_1", labour, birth),
+        Phase.POSTNATAL: ("IG_POST", birth, birth + timedelta(days=42)),
+    }
+    by_phase = {c.phase: set(c.activity_ids) for c in decision.claims}
+    for a in activities:
+        expected = Phase.NATAL if a.code == "VK_BEVALLING" else Phase.PRENATAL if a.day < labour else Phase.POSTNATAL
+        assert a.activity_id in by_phase[expected], a.code
+    assert all(a.disposition is Disposition.CLAIMED for a in decision.activities)
+
+
+def test_birth_day_is_natal_for_date_driven_care_and_the_next_day_is_postnatal():
+    """§2 boundaries (ruleset.yaml): the natal phase runs to 2 hours after the placenta and the postnatal
+    phase starts there; with dates only, the birth day is shared. A date-driven activity (a check-up) on the
+    birth day belongs to the natal phase (labour wins the boundary day), one on the next day to the postnatal
+    phase; an activity whose type is postnatal (a kraambed visit) on the birth day stays postnatal."""
+    labour, birth = date(2025, 7, 29), date(2025, 7, 30)
+    on_labour_day = act("VK_CONTROLE", MIDWIFE, labour)
+    on_birth_day = act("VK_CONTROLE", MIDWIFE, birth)
+    day_after = act("VK_CONTROLE", MIDWIFE, birth + timedelta(days=1))
+    kraambed_on_birth_day = act("VK_KRAAMBED", MIDWIFE, birth)
+    extra = [on_labour_day, on_birth_day, day_after, kraambed_on_birth_day]
+    pregnancy = make_pregnancy(labour=labour, end=birth)
+    decision = decide_bundle(pregnancy, [*normal_birth_activities(birth), *extra], make_context(), AS_OF)
+    assert disposition(decision, on_labour_day.activity_id).phase is Phase.NATAL
+    assert disposition(decision, on_birth_day.activity_id).phase is Phase.NATAL
+    assert disposition(decision, day_after.activity_id).phase is Phase.POSTNATAL
+    assert disposition(decision, kraambed_on_birth_day.activity_id).phase is Phase.POSTNATAL
+
+
+def test_birth_day_without_recorded_labour_is_both_natal_start_and_end():
+    """§2 boundaries: without a labour date the natal phase is the birth day itself; a check-up that day is
+    natal, the day before prenatal and the day after postnatal."""
+    birth = date(2025, 7, 30)
+    before, on, after = (act("VK_CONTROLE", MIDWIFE, birth + timedelta(days=d)) for d in (-1, 0, 1))
+    decision = decide_bundle(make_pregnancy(end=birth), [before, on, after], make_context(), AS_OF)
+    assert [disposition(decision, a.activity_id).phase for a in (before, on, after)] == [
+        Phase.PRENATAL,
+        Phase.NATAL,
+        Phase.POSTNATAL,
+    ]
+
+
+EARLY_ENDINGS = [e for e in EndReason if e is not EndReason.BIRTH]
+
+
+@pytest.mark.parametrize("policy", list(PartialPolicy))
+@pytest.mark.parametrize("end_reason", EARLY_ENDINGS)
+def test_every_early_ending_is_decided_explicitly_under_both_partial_policies(end_reason, policy):
+    """§3 partial trajectories: every early ending gets an explicit decision with its reason, under either
+    policy. Miscarriage and termination stay in 'geboortezorg prenataal' whatever the policy (NZa 2023:
+    care and aftercare after a miscarriage belong to the prenatal prestatie); moving away, switching to a
+    provider outside the IGO and maternal death follow the contract's partial-trajectory policy: ``fallback``
+    gives the midwife her deelprestatie, ``integral`` lets the IGO claim the phase. The later phases were
+    never reached."""
+    end = date(2025, 3, 14)  # 20 completed weeks
+    pregnancy = make_pregnancy(end=end, end_reason=end_reason)
+    activities = [act("VK_INTAKE", MIDWIFE, date(2025, 1, 6)), act("VK_CONTROLE", MIDWIFE, end)]
+    decision = decide_bundle(pregnancy, activities, make_context(partial=policy), AS_OF)
+
+    prenatal = decision.phase(Phase.PRENATAL)
+    if end_reason in NO_BIRTH_ENDINGS:
+        ended = "ENDED_MISCARRIAGE" if end_reason is EndReason.MISCARRIAGE else "ENDED_TERMINATION"
+        assert prenatal.outcome is Outcome.INTEGRAL
+        assert prenatal.reason_codes == ("ALL_CARE_BY_MEMBERS", ended)
+        assert [c.prestatie_code for c in prenatal.claims] == ["IG_PRE"]
+    elif policy is PartialPolicy.FALLBACK:
+        assert prenatal.outcome is Outcome.FALLBACK
+        assert prenatal.reason_codes == ("PARTIAL_TRAJECTORY_FALLBACK",)
+        assert prenatal.reasons[0].params == (("end_reason", end_reason.value),)
+        assert [(c.prestatie_code, c.claimant_agb, c.kind) for c in prenatal.claims] == [
+            ("VK_PRE_16_28", MIDWIFE, ClaimKind.MONO)
+        ]
+    else:
+        assert prenatal.outcome is Outcome.INTEGRAL
+        assert prenatal.reason_codes == ("ALL_CARE_BY_MEMBERS", "PARTIAL_TRAJECTORY_INTEGRAL")
+        assert [c.prestatie_code for c in prenatal.claims] == ["IG_PRE"]
+    for later in (Phase.NATAL, Phase.POSTNATAL):
+        assert decision.phase(later).outcome is Outcome.NOT_APPLICABLE
+        assert decision.phase(later).reason_codes == ("PHASE_NOT_REACHED",)
+    assert {a.disposition for a in decision.activities} == {Disposition.CLAIMED}

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from builders import (
+    AS_OF,
     ECHO_MEMBER,
     ECHO_OUTSIDER,
     HOSPITAL,
@@ -13,7 +14,9 @@ from builders import (
     KRAAMZORG_OUTSIDER,
     LATE_JOINER,
     MIDWIFE,
+    OTHER_BSN,
     OTHER_INSURER,
+    VALID_BSN,
     act,
     make_context,
     make_pregnancy,
@@ -27,6 +30,7 @@ from integraal.domain.money import amount_for, split_largest_remainder
 from integraal.domain.pregnancy import EndReason, ReferralStage
 from integraal.rules.decision import Disposition
 from integraal.rules.engine import decide_bundle
+from integraal.rules.matching import TrajectoryIndex, match_activities
 
 # --- money -------------------------------------------------------------------------------------------
 
@@ -193,6 +197,84 @@ def test_claim_amounts_are_exact_and_claims_follow_the_outcome(case, context, as
         for line in phase.claims:
             assert line.amount_cents == amount_for(line.quantity, line.tariff_cents)
             assert line.declaration_date <= as_of
+
+
+# --- a region: several pregnancies, activities matched by BSN and date -----------------------------------
+
+THIRD_BSN = "234567806"
+STRANGER_BSN = "345678910"  # nobody's trajectory: everything she receives is unmatched
+TRAILING_DAYS = 42
+
+
+@st.composite
+def regions(draw):
+    """Two to five trajectories of up to three women (a woman may have consecutive pregnancies), and
+    activities that carry only the BSN, a trajectory id, a wrong or unknown id, or a BSN nobody has."""
+    pregnancies = []
+    for k in range(draw(st.integers(2, 5))):
+        bsn = draw(st.sampled_from([VALID_BSN, OTHER_BSN, THIRD_BSN]))
+        intake = date(2024, 6, 1) + timedelta(days=draw(st.integers(0, 500)))
+        due = intake + timedelta(days=draw(st.integers(150, 230)))
+        end_reason = draw(st.sampled_from([None, *EndReason]))
+        end = labour = None
+        if end_reason is EndReason.BIRTH:
+            end = max(due + timedelta(days=draw(st.integers(-30, 14))), intake + timedelta(days=1))
+            labour = end if draw(st.booleans()) else None
+        elif end_reason is not None:
+            end = intake + timedelta(days=draw(st.integers(0, 150)))
+        pregnancies.append(
+            make_pregnancy(
+                pregnancy_id=f"P{k}", bsn=bsn, intake=intake, due=due, end=end, end_reason=end_reason, labour=labour
+            )
+        )
+    activities = []
+    for i in range(draw(st.integers(0, 30))):
+        agb = draw(st.sampled_from(sorted(CODES_BY_PROVIDER)))
+        code = draw(st.sampled_from(CODES_BY_PROVIDER[agb]))
+        bsn = draw(st.sampled_from([VALID_BSN, OTHER_BSN, THIRD_BSN, STRANGER_BSN]))
+        day = date(2024, 5, 1) + timedelta(days=draw(st.integers(0, 900)))
+        pid = draw(st.sampled_from([None, None, None, "P0", "P1", "P-UNKNOWN"]))
+        activities.append(act(code, agb, day, "1", bsn=bsn, pid=pid, activity_id=f"R{i:03d}"))
+    return pregnancies, activities
+
+
+def decide_region(pregnancies, activities, context, as_of):
+    """The pure path the decision service takes: match activities to trajectories, decide each one."""
+    matched, unmatched = match_activities(TrajectoryIndex(pregnancies, TRAILING_DAYS), activities)
+    decisions = {p.pregnancy_id: decide_bundle(p, matched.get(p.pregnancy_id, []), context, as_of) for p in pregnancies}
+    return decisions, unmatched
+
+
+@settings(max_examples=150, deadline=None)
+@given(region=regions(), context=contexts, as_of=as_of_dates, data=st.data())
+def test_region_decisions_do_not_depend_on_the_order_of_pregnancies_or_activities(region, context, as_of, data):
+    """§3 one registration: which trajectory an activity belongs to (by id, or by BSN and date) and how every
+    trajectory is decided must not depend on the order in which pregnancies or activities arrive."""
+    pregnancies, activities = region
+    shuffled_pregnancies = data.draw(st.permutations(pregnancies))
+    shuffled_activities = data.draw(st.permutations(activities))
+    assert decide_region(pregnancies, activities, context, as_of) == decide_region(
+        shuffled_pregnancies, shuffled_activities, context, as_of
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(region=regions(), context=contexts, as_of=st.sampled_from([AS_OF, date(2025, 6, 1)]))
+def test_every_activity_of_a_region_ends_up_exactly_once_claimed_excluded_or_reported(region, context, as_of):
+    """§3: every activity, also one that matches no trajectory, ends up exactly once as claimed, excluded or
+    reported — never dropped, never counted twice — and every non-claimed one carries a reason."""
+    pregnancies, activities = region
+    decisions, unmatched = decide_region(pregnancies, activities, context, as_of)
+    settled = [*unmatched, *(o for d in decisions.values() for o in d.activities)]
+    assert sorted(o.activity_id for o in settled) == sorted(a.activity_id for a in activities)
+    assert {o.disposition for o in settled} <= {Disposition.CLAIMED, Disposition.EXCLUDED, Disposition.REPORTED}
+    assert all(o.reason is not None for o in settled if o.disposition is not Disposition.CLAIMED)
+    assert all(o.disposition is Disposition.REPORTED for o in unmatched)
+    in_lines = [i for d in decisions.values() for line in d.claims for i in line.activity_ids]
+    assert len(in_lines) == len(set(in_lines)), "an activity sits in two claim lines"
+    assert set(in_lines) == {o.activity_id for o in settled if o.disposition is Disposition.CLAIMED}
+    strangers = {a.activity_id for a in activities if a.bsn == STRANGER_BSN}
+    assert strangers <= {o.activity_id for o in unmatched}
 
 
 def test_every_reason_code_has_sentences_and_short_labels_in_both_languages():
