@@ -29,6 +29,9 @@ from api_world import (
 )
 from fastapi import routing as fastapi_routing
 
+from integraal.api.deps import SESSION_COOKIE
+from integraal.services.users import csrf_token
+
 PUBLIC = "public"
 ANY_USER = "any user"
 ROLES = ("igo_admin", "igo_board", "member", "insurer", "analyst", "superuser")
@@ -70,6 +73,31 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
 
 SUCCESS = {("POST", "/api/decisions/runs"): 201}
 
+# The web UI: the same roles per page as the API routes they show. A visitor without a session is sent to the
+# login page (303); a role without the permission gets a 403 page. Writes answer with a redirect (303).
+WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("GET", "/language/{lang}"): PUBLIC,
+    ("POST", "/logout"): ANY_USER,
+    ("GET", "/dashboard"): roles("igo_admin", "igo_board", "insurer", "analyst", "superuser"),
+    ("GET", "/pregnancies"): CASE_DATA,
+    ("GET", "/pregnancies/{pregnancy_id}"): CASE_DATA,
+    ("POST", "/pregnancies/{pregnancy_id}/decide"): roles("igo_admin", "superuser"),
+    ("GET", "/activities"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("GET", "/upload"): roles("igo_admin", "member", "superuser"),
+    ("POST", "/upload"): roles("igo_admin", "member", "superuser"),
+    ("GET", "/audit"): roles("igo_admin", "superuser"),
+}
+WEB_SUCCESS = {
+    ("GET", "/"): 303,
+    ("POST", "/login"): 303,
+    ("GET", "/language/{lang}"): 303,
+    ("POST", "/logout"): 303,
+    ("POST", "/pregnancies/{pregnancy_id}/decide"): 303,
+}
+
 
 def app_routes(app) -> list[tuple[str, str]]:
     """(method, path) of every route of the app, through included routers too (FastAPI ≥ 0.16x nests them)."""
@@ -91,7 +119,7 @@ def world(tmp_path_factory) -> World:
 
 
 def test_every_route_has_an_expectation(world):
-    assert set(app_routes(world.client.app)) == set(EXPECTED)
+    assert set(app_routes(world.client.app)) == set(EXPECTED) | set(WEB_EXPECTED)
 
 
 # --- what each person owns: path parameters, upload rows, and what must never appear in its responses -------
@@ -127,6 +155,7 @@ def path_params(person: Person | None) -> dict[str, str]:
             "contract_id": "ZK-RIV-2025",
             "pregnancy_id": "Z-0001",
             "slug": "not-found",
+            "lang": "en",
         }
     igo = home_igo(person)
     own = sorted(person.own_pregnancies()) or ["Z-0001"]
@@ -137,6 +166,7 @@ def path_params(person: Person | None) -> dict[str, str]:
         "contract_id": contract,
         "pregnancy_id": own[0],
         "slug": "not-found",
+        "lang": "en",
     }
 
 
@@ -227,6 +257,96 @@ def test_route_as_role(world, method, path, person):
         assert not leaked, f"{person.username} sees {leaked} in {method} {path}"
 
 
+# --- the web UI: every page × every role, through a real web session -------------------------------------
+
+
+def foreign_pregnancies(person: Person) -> list[str]:
+    return sorted(set(ALL_PREGNANCIES) - person.own_pregnancies())
+
+
+def web_login(world: World, person: Person) -> str:
+    """Log in through the login form; returns the session cookie's value."""
+    world.client.cookies.clear()
+    response = world.client.post(
+        "/login", data={"username": person.username, "password": person.password}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return response.cookies[SESSION_COOKIE]
+
+
+def web_call(world: World, method: str, path: str, person: Person | None):
+    url = path.format(**path_params(person))
+    world.client.cookies.clear()
+    if (method, path) == ("POST", "/login"):
+        body = (
+            {"username": person.username, "password": person.password}
+            if person
+            else {"username": "nobody", "password": "not a password"}
+        )
+        return world.client.post(url, data=body, follow_redirects=False)
+    secret = web_login(world, person) if person else None
+    if secret:
+        world.client.cookies.set(SESSION_COOKIE, secret)
+    token = {"csrf_token": csrf_token(secret)} if secret else {}
+    if (method, path) == ("POST", "/upload"):
+        files = {"file": ("activities.csv", upload_file(person), "text/csv")}
+        return world.client.post(url, data=token, files=files, follow_redirects=False)
+    if method == "POST":
+        return world.client.post(url, data=token, follow_redirects=False)
+    return world.client.get(url, follow_redirects=False)
+
+
+def web_expected_status(method: str, path: str, person: Person | None) -> int:
+    rule = WEB_EXPECTED[(method, path)]
+    ok = WEB_SUCCESS.get((method, path), 200)
+    if rule == PUBLIC:
+        if (method, path) == ("POST", "/login") and person is None:
+            return 401  # a wrong password: the form again, with the error
+        return 303 if (method, path) == ("GET", "/login") and person else ok  # logged in: to the start page
+    if person is None:
+        return 303  # to the login page
+    if rule == ANY_USER or person.role in rule:
+        return ok
+    if (method, path) == ("GET", "/dashboard"):
+        return 303  # a member provider has no aggregates: its start page is its activities
+    return 403
+
+
+@pytest.mark.parametrize("person", CALLERS, ids=lambda p: p.username if p else "anonymous")
+@pytest.mark.parametrize(("method", "path"), sorted(WEB_EXPECTED), ids=lambda v: v)
+def test_web_page_as_role(world, method, path, person):
+    """The same rules as the API, seen through the web UI; HTML pages leak no row of another tenant."""
+    response = web_call(world, method, path, person)
+    assert response.status_code == web_expected_status(method, path, person), response.text[:2000]
+    if person is None and response.status_code == 303 and WEB_EXPECTED[(method, path)] != PUBLIC:
+        assert response.headers["location"].startswith("/login?next=")
+    if response.status_code < 300 and person is not None:
+        assert response.headers["content-type"].startswith("text/html")
+        body = response.text
+        leaked = sorted(token for token in forbidden_tokens(person) if re.search(rf"\b{re.escape(token)}\b", body))
+        assert not leaked, f"{person.username} sees {leaked} on {method} {path}"
+
+
+@pytest.mark.parametrize(
+    ("person", "pregnancy_id"),
+    [(p, pid) for p in PEOPLE if p.role in CASE_DATA and p.role != "superuser" for pid in foreign_pregnancies(p)],
+    ids=lambda v: v.username if isinstance(v, Person) else v,
+)
+def test_web_page_of_another_tenants_pregnancy_is_not_found(world, person, pregnancy_id):
+    web_login(world, person)
+    response = world.client.get(f"/pregnancies/{pregnancy_id}")
+    assert response.status_code == 404
+    assert ALL_PREGNANCIES[pregnancy_id] not in response.text
+
+
+def test_web_form_without_the_csrf_token_is_refused(world):
+    web_login(world, BY_NAME["admin_riv"])
+    response = world.client.post("/pregnancies/Z-0001/decide", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert response.status_code == 403
+    files = {"file": ("activities.csv", upload_file(BY_NAME["admin_riv"]), "text/csv")}
+    assert world.client.post("/upload", files=files, follow_redirects=False).status_code == 403
+
+
 # --- lists contain only own-tenant rows -----------------------------------------------------------------
 
 
@@ -284,10 +404,6 @@ def test_activity_list_holds_only_own_activities(world, person):
 
 
 # --- direct access to another tenant's rows ----------------------------------------------------------------
-
-
-def foreign_pregnancies(person: Person) -> list[str]:
-    return sorted(set(ALL_PREGNANCIES) - person.own_pregnancies())
 
 
 @pytest.mark.parametrize(
@@ -361,7 +477,8 @@ def test_audit_entries_of_another_igo_are_invisible(world):
 
 
 def test_analyst_gets_aggregates_with_small_numbers_withheld(world):
-    summary = world.client.get("/api/decisions/summary", headers=world.headers("analyst")).json()
+    # Run 1 is the world's full decision run; other tests add runs of a few pregnancies (re-decide).
+    summary = world.client.get("/api/decisions/summary", params={"run_id": 1}, headers=world.headers("analyst")).json()
     assert {o["igo_id"] for o in summary["outcomes"]} == {"IGO-RIV", "IGO-WEST"}
     assert summary["suppressed_below"] == 10
     assert all(o["pregnancies"] is None for o in summary["outcomes"])  # every cell here is small

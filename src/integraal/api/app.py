@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from integraal import __version__
+from integraal import __version__, web
 from integraal.api import problems
 from integraal.api.routers import activities, audit, auth, contracts, decisions, health, igos, pregnancies, providers
 from integraal.api.settings import Settings
@@ -43,6 +43,7 @@ def create_app(database: Database | None = None, *, settings: Settings | None = 
     problems.install(app)
     for module in ROUTERS:
         app.include_router(module.router, prefix="/api")
+    web.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Query, Request, Response, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from integraal.api.problems import UNAUTHENTICATED_HEADERS, ProblemError
@@ -34,6 +34,19 @@ def get_database(request: Request) -> Database:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def set_session_cookie(response: Response, secret: str, settings: Settings) -> None:
+    """The web session cookie, the same for the API's login and the web UI's login form."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
 
 
 DB = Annotated[Database, Depends(get_database)]

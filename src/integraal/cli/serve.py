@@ -1,4 +1,4 @@
-"""``integraal serve``: the REST API (and, later, the web UI) on a local address."""
+"""``integraal serve``: the web UI and the REST API on a local address."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     db: DbOption = None,
 ) -> None:
-    """Start the HTTP server: the API under /api, its OpenAPI document at /openapi.json, docs at /api/docs.
+    """Start the HTTP server: the web UI at /, the API under /api (OpenAPI at /openapi.json, docs at /api/docs).
 
     Users and API tokens come from `integraal user add` and `integraal user token`."""
     import uvicorn
@@ -25,5 +25,5 @@ def serve(
     from integraal.api import create_app
 
     database = open_database(db)
-    console.print(f"Integraal on http://{host}:{port}/api/docs  (database {database.url})")
+    console.print(f"Integraal on http://{host}:{port}/  (API docs at /api/docs; database {database.url})")
     uvicorn.run(create_app(database), host=host, port=port, log_level="info")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, Security
 from pydantic import BaseModel, Field
 
-from integraal.api.deps import DB, SESSION_COOKIE, Config, CurrentPrincipal, session_cookie
+from integraal.api.deps import DB, SESSION_COOKIE, Config, CurrentPrincipal, session_cookie, set_session_cookie
 from integraal.api.problems import UNAUTHENTICATED_HEADERS, ProblemError
 from integraal.api.schemas import problems
 from integraal.services.access import PERMISSIONS, Principal
@@ -65,15 +65,7 @@ def log_in(body: LoginRequest, response: Response, db: DB, settings: Config) -> 
         secret, principal = login(db, body.username, body.password, hours=settings.session_hours)
     except AuthenticationError as exc:
         raise ProblemError(401, "unauthenticated", str(exc), headers=UNAUTHENTICATED_HEADERS) from exc
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.session_hours * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, secret, settings)
     return SessionInfo(user=_me(principal), csrf_token=csrf_token(secret))
 
 
