@@ -186,7 +186,7 @@ def claim_batch_problems(batch: ClaimBatch, *, check_invoice_dates: bool = True)
         seen.add(lid)
         if not is_valid_bsn(line.bsn):
             problems.append(Problem(lid, "bsn", "BSN fails the 11-test (return code 0435)"))
-        problems += _text_problems(lid, "prestatie_code", line.prestatie_code, 6, required=True)
+        problems += _text_problems(lid, "prestatie_code", line.prestatie_code, 24, required=True)
         if line.service_end < line.service_start:
             problems.append(Problem(lid, "service_end", "service ends before it starts (return code 8007)"))
         if check_invoice_dates and line.service_start > batch.creation_date:

@@ -950,7 +950,13 @@ def decide_frames(
 
     Same result as calling ``decide_bundle`` per pregnancy with its activities (those naming its
     ``pregnancy_id``), in frames; see ``BulkDecisions``.
+
+    Insurer-reported overlaps (``context.reported_overlaps``, return code 0587) are not in the columnar rules
+    yet: a context that has any is refused, so a decision can never silently miss one. Decide those pregnancies
+    with ``decide_bundle`` (the decide service does).
     """
+    if context.reported_overlaps:
+        raise ValueError("decide_frames does not apply insurer-reported overlaps yet; use engine.decide_bundle")
     t = _tables(context, pregnancies)
     windows = _windows(pregnancies, t)
     acts = _place(activities, windows, t)

@@ -55,6 +55,20 @@ class DecisionContext:
     igos: Mapping[str, Igo]
     memberships: MembershipRegister
     contracts: ContractBook
+    reported_overlaps: Mapping[tuple[str, Phase], tuple[ReportedOverlap, ...]] = field(default_factory=dict)
+    """Collisions the insurer reported (return code 0587) per (pregnancy, phase): care outside our registration."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedOverlap:
+    """An insurer's word that care of this phase was already claimed or paid, also to another provider.
+
+    The insurer sees claims we never see (a scan at an outside centre claimed directly): its return code 0587 is
+    a bundle breaker as real as a registered non-member activity, so the phase falls back (DOMAIN.md §3).
+    """
+
+    line_id: str
+    return_code: str
 
 
 @dataclass(slots=True)
@@ -230,6 +244,10 @@ def _decide_phase(
         informing.extend(
             Reason(ReasonCode.NON_MEMBER_OVERLAP_SETTLED, r.params, r.activity_ids) for r in outsider_reasons
         )
+    breaking.extend(
+        Reason(ReasonCode.INSURER_REPORTED_OVERLAP, (("line_id", r.line_id), ("code", r.return_code)))
+        for r in context.reported_overlaps.get((pregnancy.pregnancy_id, phase), ())
+    )
     breaking.extend(_ending_reasons(pregnancy, partial_policy, informing))
     if contract is None:
         breaking.append(

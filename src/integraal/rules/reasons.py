@@ -16,6 +16,7 @@ class ReasonCode(StrEnum):
     NON_MEMBER_CARE = "NON_MEMBER_CARE"
     MEMBERSHIP_NOT_ACTIVE = "MEMBERSHIP_NOT_ACTIVE"
     NON_MEMBER_OVERLAP_SETTLED = "NON_MEMBER_OVERLAP_SETTLED"
+    INSURER_REPORTED_OVERLAP = "INSURER_REPORTED_OVERLAP"
     CONTRACT_MISSING = "CONTRACT_MISSING"
     PRESTATIE_NOT_CONTRACTED = "PRESTATIE_NOT_CONTRACTED"
     NO_INTEGRAL_PRESTATIE = "NO_INTEGRAL_PRESTATIE"
@@ -71,6 +72,14 @@ REASONS: dict[ReasonCode, ReasonText] = {
         "contract verrekend.",
         "Care by non-member {agb} ({name}) overlaps the integral prestatie; it is settled under the contract.",
         "integral",
+    ),
+    ReasonCode.INSURER_REPORTED_OVERLAP: ReasonText(
+        "De zorgverzekeraar wees declaratieregel {line_id} af met retourcode {code}: deze zorg is al (ook aan een "
+        "andere zorgaanbieder) gedeclareerd of betaald. Er is een bundelbreker buiten onze registratie: de leden "
+        "declareren los.",
+        "The insurer rejected claim line {line_id} with return code {code}: this care was already claimed or paid "
+        "(also to another provider). A bundle breaker outside our registration: the members claim separately.",
+        "fallback",
     ),
     ReasonCode.CONTRACT_MISSING: ReasonText(
         "Er is geen contract tussen IGO {igo} en zorgverzekeraar {uzovi} voor {year}: de leden declareren zelf.",
@@ -192,6 +201,10 @@ SHORT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.NON_MEMBER_OVERLAP_SETTLED: (
         "overlap met niet-lid, via contract",
         "non-member overlap, settled",
+    ),
+    ReasonCode.INSURER_REPORTED_OVERLAP: (
+        "bundelbreker gemeld door verzekeraar (0587)",
+        "bundle breaker reported by the insurer (0587)",
     ),
     ReasonCode.CONTRACT_MISSING: ("geen contract met verzekeraar", "no contract with the insurer"),
     ReasonCode.PRESTATIE_NOT_CONTRACTED: ("prestatie niet gecontracteerd", "prestatie not contracted"),

@@ -95,6 +95,8 @@ class Action(StrEnum):
     READ_AGGREGATES = "read_aggregates"  # counts and amounts per IGO × phase × outcome
     RERUN_DECISIONS = "rerun_decisions"
     READ_AUDIT = "read_audit"
+    READ_CLAIMS = "read_claims"  # claim batches, their lines and the worklist
+    MANAGE_CLAIMS = "manage_claims"  # build batches, send files, apply returns (money-changing)
 
 
 _ALL = frozenset(Role)
@@ -108,6 +110,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ_AGGREGATES: frozenset({Role.IGO_ADMIN, Role.IGO_BOARD, Role.INSURER, Role.ANALYST, Role.SUPERUSER}),
     Action.RERUN_DECISIONS: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
     Action.READ_AUDIT: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
+    Action.READ_CLAIMS: frozenset({Role.IGO_ADMIN, Role.IGO_BOARD, Role.INSURER, Role.SUPERUSER}),
+    Action.MANAGE_CLAIMS: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
 }
 """Role × action. Rows within an allowed action are narrowed further by the scope filters below."""
 

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, select
 from integraal.domain.catalogue import Catalogue
 from integraal.domain.contract import Contract, ContractBook, OverlapPolicy, PartialPolicy
 from integraal.domain.igo import Igo, MembershipPeriod, MembershipRegister
+from integraal.domain.phase import Phase
 from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
-from integraal.rules.engine import DecisionContext
+from integraal.rules.engine import DecisionContext, ReportedOverlap
 from integraal.store import tables
 from integraal.store.bulk import read_frame
 
@@ -58,7 +59,18 @@ def load_context(connection: Connection, catalogue: Catalogue) -> DecisionContex
         )
         for contract_id, head in heads.items()
     )
-    return DecisionContext(catalogue, providers, igos, memberships, contracts)
+    reported: dict[tuple[str, Phase], list[ReportedOverlap]] = {}
+    for r in connection.execute(
+        select(tables.reported_overlaps).order_by(
+            tables.reported_overlaps.c.pregnancy_id,
+            tables.reported_overlaps.c.phase,
+            tables.reported_overlaps.c.line_id,
+        )
+    ):
+        reported.setdefault((r.pregnancy_id, Phase(r.phase)), []).append(ReportedOverlap(r.line_id, r.return_code))
+    return DecisionContext(
+        catalogue, providers, igos, memberships, contracts, {k: tuple(v) for k, v in reported.items()}
+    )
 
 
 def load_pregnancies(connection: Connection, pregnancy_ids: Sequence[str] | None = None) -> list[Pregnancy]:

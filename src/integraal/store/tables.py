@@ -275,3 +275,81 @@ Index(
     sqlite_where=activities.c.pregnancy_id.is_(None),
     postgresql_where=activities.c.pregnancy_id.is_(None),
 )
+
+# --- claims to insurers (issue 4) --------------------------------------------------------------------------
+
+claim_batches = Table(
+    "claim_batches",
+    metadata,
+    Column("batch_id", String(12), primary_key=True),  # the invoice number in the file (at most 12 positions)
+    Column("igo_id", String(40), nullable=False, index=True),
+    Column("uzovi", String(4), nullable=False),
+    Column("sender_agb", String(8), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("creation_date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("state", String(12), nullable=False),  # ready, sent, returned
+    Column("lines", Integer, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),  # signed: debits minus credits
+    Column("format", String(30), nullable=True),  # the format of the file that was sent
+    Column("file_sha256", String(64), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("returned_at", DateTime(timezone=True), nullable=True),
+    Column("return_reference", String(24), nullable=True),
+)
+"""One claim file to one insurer for one IGO and claim period."""
+
+claim_items = Table(
+    "claim_items",
+    metadata,
+    Column("line_id", String(20), primary_key=True),  # stable across resends ("referentienummer")
+    Column("batch_id", String(12), ForeignKey("claim_batches.batch_id"), nullable=False, index=True),
+    Column("run_id", Integer, ForeignKey("decision_runs.run_id"), nullable=False),  # the decision it came from
+    Column("decision_line_no", Integer, nullable=False),
+    Column("debit_credit", String(1), nullable=False),
+    Column("pregnancy_id", String(60), nullable=False, index=True),
+    Column("phase", String(12), nullable=False),
+    Column("kind", String(10), nullable=False),  # integral, mono
+    Column("prestatie_code", String(40), nullable=False),
+    Column("claimant_agb", String(8), nullable=False),
+    Column("uzovi", String(4), nullable=False),
+    Column("bsn", String(9), nullable=False),
+    Column("service_start", Date, nullable=False),
+    Column("service_end", Date, nullable=False),
+    Column("quantity_hundredths", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),  # unsigned; debit_credit gives the sign
+    Column("original_line_id", String(20), nullable=True),  # the line a credit takes back or a debit replaces
+    Column("ruleset_version", String(40), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("awarded_cents", BigInteger, nullable=True),  # signed, from the return
+    Column("return_codes", String(60), nullable=True),  # space-separated COD954 codes
+    Column("next_action", String(20), nullable=True),
+    UniqueConstraint("run_id", "decision_line_no", "debit_credit", name="uq_claim_items_decision_line"),
+)
+"""Claim lines as sent to insurers: each decided claim line is claimed (debited) at most once."""
+
+claim_transitions = Table(
+    "claim_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("line_id", String(20), ForeignKey("claim_items.line_id"), nullable=False, index=True),
+    Column("from_state", String(20), nullable=True),  # NULL: the line was created
+    Column("to_state", String(20), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("note", Text, nullable=False),
+)
+"""The history of every claim line's state (append-only)."""
+
+reported_overlaps = Table(
+    "reported_overlaps",
+    metadata,
+    Column("pregnancy_id", String(60), primary_key=True),
+    Column("phase", String(12), primary_key=True),
+    Column("line_id", String(20), ForeignKey("claim_items.line_id"), primary_key=True),
+    Column("return_code", String(4), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+)
+"""Insurer-reported collisions (return code 0587): care already paid to another provider breaks the bundle."""

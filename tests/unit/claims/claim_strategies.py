@@ -57,7 +57,7 @@ def claim_batches(draw: st.DrawFn, max_lines: int = 8) -> ClaimBatch:
             ClaimBatchLine(
                 line_id=line_id,
                 bsn=bsn,
-                prestatie_code=draw(ascii_text(6)),
+                prestatie_code=draw(ascii_text(24)),
                 service_start=start,
                 service_end=end,
                 quantity=Decimal(draw(st.integers(0, 999_999))) / 100,

@@ -193,7 +193,7 @@ def test_non_digit_in_a_numeric_field_names_the_exact_position(good: bytes) -> N
     data = set_field(good, 3, "declaratiebedrag", "0001500O")
     with pytest.raises(FieldTypeError) as caught:
         read_claim(data)
-    assert (caught.value.line, caught.value.column, caught.value.field) == (3, 87 + 7, "declaratiebedrag")
+    assert (caught.value.line, caught.value.column, caught.value.field) == (3, 105 + 7, "declaratiebedrag")
 
 
 def test_file_without_closing_record_is_truncated(good: bytes) -> None:

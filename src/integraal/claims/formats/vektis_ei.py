@@ -141,13 +141,20 @@ PERFORMANCE = RecordLayout(
         _f("doorsturen_toegestaan", 58, 1, N, "Forwarding allowed: 1 (COD954 8179)"),
         _f("begindatum_prestatie", 59, 8, N, "Service start date, YYYYMMDD (estimated position)"),
         _f("einddatum_prestatie", 67, 8, N, "Service end date, YYYYMMDD (estimated position)"),
-        _f("prestatiecode", 75, 6, AN, "Prestatie code (6 positions as in the generic format)"),
-        _f("aantal_uitgevoerde_prestaties", 81, 6, N, "Quantity in hundredths (hours for kraamzorg), estimated"),
-        _f("declaratiebedrag", 87, 8, N, "Claimed amount in cents, unsigned"),
-        _f("indicatie_debet_credit", 95, 1, AN, "D = debit, C = credit (COD043)"),
-        _f("referentienummer_dit_prestatierecord", 96, 20, AN, "Stable line id"),
-        _f("referentienummer_voorgaande_prestatierecord", 116, 20, AN, "Line id this credit/replacement refers to"),
-        _f("reserve", 136, 175, AN, "Reserve: blank"),
+        _f(
+            "prestatiecode",
+            75,
+            24,
+            AN,
+            "Prestatie code: 24 positions (our choice, from the reserve) so the catalogue's codes fit until the "
+            "real 6-position Vektis codes are known",
+        ),
+        _f("aantal_uitgevoerde_prestaties", 99, 6, N, "Quantity in hundredths (hours for kraamzorg), estimated"),
+        _f("declaratiebedrag", 105, 8, N, "Claimed amount in cents, unsigned"),
+        _f("indicatie_debet_credit", 113, 1, AN, "D = debit, C = credit (COD043)"),
+        _f("referentienummer_dit_prestatierecord", 114, 20, AN, "Stable line id"),
+        _f("referentienummer_voorgaande_prestatierecord", 134, 20, AN, "Line id this credit/replacement refers to"),
+        _f("reserve", 154, 157, AN, "Reserve: blank"),
     ),
 )
 

@@ -1,0 +1,228 @@
+"""Claims end to end on the two-IGO world: batches from decisions, KZ301 out, KZ302 back, corrections (issue 4).
+
+The return files here are written by hand with the KZ302 writer, so each test states exactly what the insurer
+said; the insurer simulator has its own tests.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from api_world import BY_NAME, PSEUDONYM_KEY, World, build_world, clone_world
+from sqlalchemy import select, update
+
+from integraal.claims.batch import ReturnBatch, ReturnLine
+from integraal.claims.formats import FormatError, get_format
+from integraal.services import claims, queries, reruns
+from integraal.services.access import AccessDeniedError, Principal, Role
+from integraal.store import tables
+
+PERIOD = {"period_start": date(2025, 1, 1), "period_end": date(2025, 12, 31)}
+AT = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+
+
+def principal(username: str) -> Principal:
+    person = BY_NAME[username]
+    return Principal(None, person.username, Role(person.role), person.igo_id, person.agb, person.uzovi)
+
+
+ADMIN = principal("admin_riv")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> World:
+    world = build_world(tmp_path_factory.mktemp("claims"))
+    yield world
+    world.db.dispose()
+
+
+@pytest.fixture
+def world(template, tmp_path) -> World:
+    world = clone_world(template, tmp_path)
+    yield world
+    world.db.dispose()
+
+
+def decided_lines(world: World, who: Principal) -> list[queries.ClaimLineView]:
+    """The claim lines of every pregnancy page in scope (the latest decision per phase)."""
+    page = queries.list_pregnancies(world.db, who, paging=queries.Paging(500, 0), pseudonym_key=PSEUDONYM_KEY)
+    lines = []
+    for row in page.items:
+        detail = queries.get_pregnancy(world.db, who, row.pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
+        lines += [c for c in detail.claim_lines if PERIOD["period_start"] <= c.declaration_date <= PERIOD["period_end"]]
+    return lines
+
+
+def items(world: World, **where) -> list:
+    i = tables.claim_items
+    query = select(i).order_by(i.c.line_id)
+    for name, value in where.items():
+        query = query.where(i.c[name] == value)
+    with world.db.unit_of_work() as connection:
+        return list(connection.execute(query))
+
+
+def answer(sent: bytes, verdicts: dict[str, tuple[int, tuple[str, ...]]] | None = None) -> bytes:
+    """The insurer's KZ302 for a sent KZ301: every line accepted unless ``verdicts`` says (awarded, codes)."""
+    batch = get_format("kz301").read(sent)
+    verdicts = verdicts or {}
+    lines = []
+    for line in batch.lines:
+        awarded, codes = verdicts.get(line.line_id, (line.signed_cents, ()))
+        lines.append(ReturnLine(line, line.signed_cents, awarded, codes))
+    returned = ReturnBatch(
+        batch.sender_agb,
+        batch.receiver_uzovi,
+        batch.batch_id,
+        batch.creation_date,
+        batch.period_start,
+        batch.period_end,
+        "ZK-RET-0001",
+        date(2026, 1, 20),
+        (),
+        tuple(lines),
+    )
+    return get_format("kz302").write(returned)
+
+
+def test_batches_hold_every_decided_line_once_per_insurer(world):
+    result = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    expected = decided_lines(world, ADMIN)
+    assert {b.uzovi for b in result.batches} == {line.uzovi for line in expected}
+    assert all(b.igo_id == "IGO-RIV" for b in result.batches)
+    assert sum(b.lines for b in result.batches) == len(expected)
+    assert sum(b.total_cents for b in result.batches) == sum(line.amount_cents for line in expected)
+    stored = items(world)
+    assert {(s.run_id, s.decision_line_no) for s in stored} == {(c.run_id, c.line_no) for c in expected}
+    assert all(s.state == "ready" for s in stored)
+
+
+def test_building_again_claims_nothing_twice(world):
+    first = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    again = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    assert again.batches == []
+    assert again.already_claimed == sum(b.lines for b in first.batches)
+
+
+def test_exported_file_reads_back_as_the_stored_batch_and_marks_it_sent(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    data = claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    read = get_format("kz301").read(data)
+    assert read.batch_id == batch.batch_id and len(read.lines) == batch.lines
+    assert read.total_signed_cents == batch.total_cents
+    assert {s.state for s in items(world, batch_id=batch.batch_id)} == {"sent"}
+    assert claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT) == data  # a resend: same file, no change
+
+
+def test_return_applies_outcomes_and_0587_turns_the_phase_into_a_fallback(world):
+    """DOMAIN.md §4: 0587 'already claimed/paid, also to another provider' is the bundle breaker."""
+    batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
+    batch = next(b for b in batches if b.uzovi == "3311")
+    sent = claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    target = next(i for i in items(world, pregnancy_id="Z-0002", phase="prenatal") if i.kind == "integral")
+    partial = next(i for i in items(world, batch_id=batch.batch_id) if i.line_id != target.line_id)
+    returned = answer(sent, {target.line_id: (0, ("0587",)), partial.line_id: (partial.amount_cents - 100, ("0611",))})
+
+    summary = claims.apply_return(world.db, ADMIN, returned, at=AT, as_of=date(2026, 1, 20))
+    assert (summary.rejected, summary.partially_accepted, summary.accepted) == (1, 1, batch.lines - 2)
+    assert summary.bundle_breakers == ["Z-0002"]
+    assert summary.awarded_cents == batch.total_cents - target.amount_cents - 100
+    line = items(world, line_id=target.line_id)[0]
+    assert (line.state, line.return_codes, line.next_action, line.awarded_cents) == ("rejected", "0587", "rebundle", 0)
+
+    detail = queries.get_pregnancy(world.db, ADMIN, "Z-0002", pseudonym_key=PSEUDONYM_KEY)
+    prenatal = next(p for p in detail.phases if p.phase == "prenatal")
+    assert prenatal.outcome == "fallback"
+    assert "INSURER_REPORTED_OVERLAP" in [r.code for r in prenatal.reasons]
+    assert target.line_id in next(r.text_en for r in prenatal.reasons if r.code == "INSURER_REPORTED_OVERLAP")
+
+    work = claims.worklist(world.db, ADMIN)
+    assert [(g.return_code, g.next_action, [w.line_id for w in g.lines]) for g in work if g.return_code == "0587"] == [
+        ("0587", "rebundle", [target.line_id])
+    ]
+
+    # The next batch claims the members' separate lines and links them to the rejected integral line.
+    follow_up = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    new = [i for b in follow_up.batches for i in items(world, batch_id=b.batch_id)]
+    assert new and all(i.pregnancy_id == "Z-0002" and i.phase == "prenatal" and i.kind == "mono" for i in new)
+    assert new[0].original_line_id == target.line_id
+    assert all(i.debit_credit == "D" for i in new)  # nothing was booked, so nothing to credit
+    assert items(world, line_id=target.line_id)[0].state == "corrected"
+
+
+def test_the_same_return_twice_changes_nothing_the_second_time(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    returned = answer(claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT))
+    claims.apply_return(world.db, ADMIN, returned, at=AT)
+    before = [(i.line_id, i.state, i.awarded_cents) for i in items(world)]
+    again = claims.apply_return(world.db, ADMIN, returned, at=AT)
+    assert again.already_applied == batch.lines and again.accepted == 0
+    assert [(i.line_id, i.state, i.awarded_cents) for i in items(world)] == before
+
+
+def test_a_malformed_return_file_changes_nothing(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    returned = answer(claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT))
+    before = [(i.line_id, i.state) for i in items(world)]
+    with pytest.raises(FormatError) as caught:
+        claims.apply_return(world.db, ADMIN, returned[: len(returned) // 2], at=AT)
+    assert "line" in str(caught.value)
+    assert [(i.line_id, i.state) for i in items(world)] == before
+
+
+def test_a_changed_decision_credits_the_booked_line_and_debits_the_new_amount(world):
+    """Corrections are credit/debit pairs (DOMAIN.md §4); the pair history sums exactly to the new amount."""
+    batch = next(b for b in claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches if b.uzovi == "3311")
+    claims.apply_return(world.db, ADMIN, answer(claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)), at=AT)
+    old = next(i for i in items(world, pregnancy_id="Z-0002", phase="natal") if i.kind == "integral")
+    with world.db.unit_of_work() as connection:  # the contract's natal tariff was agreed higher, afterwards
+        c = tables.contracts
+        connection.execute(
+            update(c)
+            .where(c.c.contract_id == "ZK-RIV-2025", c.c.prestatie_code == old.prestatie_code)
+            .values(tariff_cents=old.amount_cents + 12_345)
+        )
+    reruns.rerun_decisions(world.db, ADMIN, date(2026, 1, 20), ["Z-0002"])
+
+    result = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    (correction,) = result.batches
+    credit, debit = sorted(items(world, batch_id=correction.batch_id), key=lambda i: i.debit_credit)
+    assert (credit.debit_credit, credit.original_line_id, credit.amount_cents) == ("C", old.line_id, old.amount_cents)
+    assert (debit.debit_credit, debit.original_line_id, debit.amount_cents) == (
+        "D",
+        old.line_id,
+        old.amount_cents + 12_345,
+    )
+    assert correction.total_cents == 12_345  # net: the new amount minus the old, to the cent
+    assert items(world, line_id=old.line_id)[0].state == "corrected"
+    with world.db.unit_of_work() as connection:
+        history = (
+            connection.execute(
+                select(tables.claim_transitions.c.to_state).where(tables.claim_transitions.c.line_id == old.line_id)
+            )
+            .scalars()
+            .all()
+        )
+    assert history == ["ready", "sent", "accepted", "corrected"]
+
+
+def test_only_the_back_office_and_superuser_handle_claims(world):
+    for username in ("board_riv", "insurer_zk", "member_linde", "analyst"):
+        with pytest.raises(AccessDeniedError):
+            claims.build_batches(world.db, principal(username), **PERIOD, at=AT)
+    west = claims.build_batches(world.db, principal("admin_west"), **PERIOD, at=AT)
+    assert west.batches and all(b.igo_id == "IGO-WEST" for b in west.batches)
+    assert all(b.igo_id == "IGO-WEST" for b in claims.list_batches(world.db, principal("admin_west")))
+    assert claims.list_batches(world.db, ADMIN) == []
+    insurer = claims.list_batches(world.db, principal("insurer_menzis"))
+    assert insurer and all(b.uzovi == "7029" for b in insurer)
+
+
+def test_every_state_change_is_audited(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    claims.apply_return(world.db, ADMIN, answer(claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)), at=AT)
+    log = [e for e in queries.list_audit(world.db, ADMIN, entity="claim_batch").items if e.entity_id == batch.batch_id]
+    assert [e.action for e in log] == ["apply_return", "send_claims", "build_claims"]
+    assert all(e.igo_ids == ["IGO-RIV"] and e.actor == "admin_riv" for e in log)
+    assert log[0].detail["accepted"] == batch.lines and log[2].detail["total_cents"] == batch.total_cents
