@@ -105,10 +105,10 @@ class ReturnLine:
     def outcome(self) -> ClaimState:
         """The lifecycle state this return puts the line in: accepted, partially accepted or rejected."""
         claimed = self.line.signed_cents
+        if self.awarded_cents == 0 and (claimed != 0 or self.return_codes or self.insured_return_codes):
+            return ClaimState.REJECTED  # nothing paid: rejected, also for a zero-cent line that carries codes
         if self.awarded_cents == claimed:
             return ClaimState.ACCEPTED
-        if self.awarded_cents == 0:
-            return ClaimState.REJECTED
         return ClaimState.PARTIALLY_ACCEPTED
 
 

@@ -22,15 +22,16 @@ DbOption = Annotated[
 ]
 
 
-def open_database(db: str | None) -> Database:
-    """The database, created with ``integraal init`` and upgraded to a schema that has users (revision 0002)."""
+def open_database(db: str | None, *, needs: str = "users") -> Database:
+    """The database, created with ``integraal init`` and upgraded far enough to have the table ``needs``
+    (``users``: revision 0002; ``claim_batches``: revision 0003)."""
     database = Database(db)
     if not database.is_initialised():
         console.print(f"[red]No Integraal database at {database.url}.[/] Run [bold]integraal init[/] first.")
         raise typer.Exit(2)
-    if not inspect(database.engine).has_table("users"):
+    if not inspect(database.engine).has_table(needs):
         console.print(
-            f"[red]The database at {database.url} predates users.[/] Run [bold]integraal init[/] to upgrade it."
+            f"[red]The database at {database.url} predates {needs}.[/] Run [bold]integraal init[/] to upgrade it."
         )
         raise typer.Exit(2)
     return database

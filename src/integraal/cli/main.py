@@ -302,6 +302,19 @@ def demo(
     timings.append(("decide", time.perf_counter() - started))
     for table in summary_tables(summary, lang):
         out.print(table)
+
+    # The busiest declaration month, claimed end to end through the simulated insurer.
+    from integraal.cli.claims import month_table
+    from integraal.services.access import SYSTEM
+    from integraal.services.insurer_simulation import busiest_month, run_month
+
+    month = busiest_month(database)
+    if month is not None:
+        started = time.perf_counter()
+        with _progress(f"Claiming {month[0]:%Y-%m}", None):
+            month_run = run_month(database, SYSTEM, *month, seed=seed)
+        timings.append(("claims", time.perf_counter() - started))
+        out.print(month_table(month_run, lang))
     console.print(
         "Timings: "
         + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings)
@@ -326,6 +339,7 @@ def _calibration_table(rows: Sequence[CalibrationRow], sources: bool = True) -> 
 
 app.add_typer(__import__("integraal.cli.users", fromlist=["app"]).app, name="user")
 app.add_typer(__import__("integraal.cli.serve", fromlist=["app"]).app)
+app.add_typer(__import__("integraal.cli.claims", fromlist=["app"]).app, name="claims")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,206 @@
+"""``integraal claims``: build claim batches from the decisions, write the files, apply the insurer's returns.
+
+The command line acts for the whole database (as a superuser: whoever runs it holds the database file).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from integraal.claims.formats import FormatError
+from integraal.cli.common import DbOption, console, open_database
+from integraal.domain.money import format_euros
+from integraal.services import claims
+from integraal.services.access import SYSTEM
+from integraal.services.insurer_simulation import MonthRun, run_month
+
+app = typer.Typer(
+    help="Claims to insurers (declaraties): batches per IGO and insurer from the bundle decisions, KZ301-style "
+    "files out, KZ302-style return files in, and the worklist of rejected lines with the action to take.",
+    no_args_is_help=True,
+)
+out = Console()
+LangOption = Annotated[str, typer.Option("--lang", help="Language of texts: nl or en.")]
+
+
+@app.command()
+def build(
+    period_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First declaration date.")],
+    period_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last declaration date.")],
+    integral_only: Annotated[
+        bool, typer.Option(help="Only integral lines; members claim their separate lines themselves.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Make claim batches (one per IGO × insurer) of every decided claim line declared in the period.
+
+    Nothing is claimed twice; a line whose decision changed after it was booked is corrected with a credit and a
+    new debit."""
+    database = open_database(db, needs="claim_batches")
+    result = claims.build_batches(
+        database, SYSTEM, period_start=period_from.date(), period_end=period_to.date(), include_mono=not integral_only
+    )
+    table = Table(title="Claim batches (declaratiebatches)")
+    for column in ("batch", "IGO", "insurer", "lines", "credits", "total"):
+        table.add_column(column, justify="right" if column in ("lines", "credits", "total") else "left")
+    for b in result.batches:
+        table.add_row(b.batch_id, b.igo_id, b.uzovi, f"{b.lines:,}", f"{b.credits:,}", format_euros(b.total_cents))
+    out.print(table)
+    out.print(
+        f"Already claimed: {result.already_claimed:,}; waiting for an answer before correcting: {result.waiting:,}; "
+        f"rejected and unchanged (see the worklist): {result.unchanged_rejections:,}."
+    )
+
+
+@app.command()
+def export(
+    batch_id: Annotated[str, typer.Argument(help="The batch, e.g. B0000001 (see `integraal claims batches`).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the file here.")],
+    fmt: Annotated[str, typer.Option("--format", help="Claim file format.")] = "kz301",
+    db: DbOption = None,
+) -> None:
+    """Write a batch as a claim file and mark it sent (writing a sent batch again is a resend: same lines)."""
+    database = open_database(db, needs="claim_batches")
+    try:
+        data = claims.export_batch(database, SYSTEM, batch_id, fmt)
+    except (FormatError, LookupError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    out_file.write_bytes(data)
+    console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
+
+
+@app.command(name="apply")
+def apply_return(
+    return_file: Annotated[Path, typer.Argument(help="The insurer's return file.", exists=True, dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", help="Return file format.")] = "kz302",
+    db: DbOption = None,
+) -> None:
+    """Apply a return file: every line accepted, reduced or rejected with its return codes. A bad file changes
+    nothing and the error names the line and position; a return code 0587 (already paid to another provider)
+    decides that pregnancy again as a broken bundle."""
+    database = open_database(db, needs="claim_batches")
+    try:
+        summary = claims.apply_return(database, SYSTEM, return_file.read_bytes(), fmt, at=datetime.now(UTC))
+    except (FormatError, claims.ClaimsError, LookupError) as exc:
+        console.print(f"[red]{return_file}: {exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"{summary.batch_id}: accepted {summary.accepted:,}, partially accepted {summary.partially_accepted:,}, "
+        f"rejected {summary.rejected:,}, already applied {summary.already_applied:,}; "
+        f"awarded {format_euros(summary.awarded_cents)}."
+    )
+    if summary.bundle_breakers:
+        console.print(
+            f"Bundle breakers reported by the insurer (0587), decided again: {', '.join(summary.bundle_breakers)}."
+        )
+
+
+@app.command()
+def batches(db: DbOption = None) -> None:
+    """List the claim batches and their state (ready, sent, returned)."""
+    database = open_database(db, needs="claim_batches")
+    table = Table(title="Claim batches")
+    for column in ("batch", "IGO", "insurer", "period", "lines", "total", "state"):
+        table.add_column(column)
+    for b in claims.list_batches(database, SYSTEM):
+        table.add_row(
+            b.batch_id,
+            b.igo_id,
+            b.uzovi,
+            f"{b.period_start} – {b.period_end}",
+            f"{b.lines:,}",
+            format_euros(b.total_cents),
+            b.state,
+        )
+    out.print(table)
+
+
+@app.command()
+def worklist(lang: LangOption = "nl", db: DbOption = None) -> None:
+    """Rejected and reduced lines, grouped by return code, with the action to take."""
+    database = open_database(db, needs="claim_batches")
+    groups = claims.worklist(database, SYSTEM)
+    if not groups:
+        out.print("Nothing to do: no rejected or reduced lines.")
+        return
+    table = Table(title="Worklist (afgewezen en verlaagde regels)")
+    for column in ("code", "meaning", "action", "lines", "open amount"):
+        table.add_column(column)
+    for g in groups:
+        table.add_row(
+            g.return_code,
+            g.text_nl if lang == "nl" else g.text_en,
+            g.next_action,
+            f"{len(g.lines):,}",
+            format_euros(g.open_cents, lang),
+        )
+    out.print(table)
+
+
+def month_table(run: MonthRun, lang: str = "nl") -> Table:
+    """Per insurer, the month's batches: lines, what was claimed and awarded, and what came back."""
+    nl = lang == "nl"
+    table = Table(title="Declaraties van de maand via de gesimuleerde verzekeraar" if nl else "The month's claims")
+    headers = (
+        ("uzovi", "regels", "gedeclareerd", "toegekend", "ok/verl./afw.", "0587")
+        if nl
+        else ("uzovi", "lines", "claimed", "awarded", "ok/red./rej.", "0587")
+    )
+    for n, header in enumerate(headers):
+        table.add_column(header, justify="right" if n else "left", no_wrap=True)
+    per_insurer: dict[str, list[int]] = {}
+    for r in run.rounds:
+        row = per_insurer.setdefault(r.uzovi, [0] * 7)
+        for n, value in enumerate(
+            (r.lines, r.claimed_cents, r.awarded_cents, r.accepted, r.partially_accepted, r.rejected, r.bundle_breakers)
+        ):
+            row[n] += value
+    for uzovi, (lines, claimed, awarded, ok, reduced, rejected, breakers) in sorted(per_insurer.items()):
+        table.add_row(
+            uzovi,
+            f"{lines:,}",
+            format_euros(claimed, lang),
+            format_euros(awarded, lang),
+            f"{ok:,}/{reduced:,}/{rejected:,}",
+            f"{breakers:,}",
+        )
+    follow = sum(b.lines for b in run.follow_up_batches)
+    table.caption = (
+        f"{len(run.rounds)} batches; daarna {len(run.follow_up_batches)} vervolgbatches met {follow:,} regels "
+        "(o.a. de losse declaraties van leden na een 0587)."
+        if nl
+        else f"{len(run.rounds)} batches; then {len(run.follow_up_batches)} follow-up batches with {follow:,} lines "
+        "(e.g. members' separate claims after a 0587)."
+    )
+    return table
+
+
+@app.command()
+def month(
+    month_start: Annotated[
+        datetime, typer.Option("--month", formats=["%Y-%m"], help="The month whose declarations to claim, YYYY-MM.")
+    ],
+    hidden_outside_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of women with an outside scan the IGO never registered.")
+    ] = 0.01,
+    reject_share: Annotated[float, typer.Option(min=0, max=1, help="Share of lines the insurer rejects (0613).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated insurer.")] = 1,
+    lang: LangOption = "nl",
+    db: DbOption = None,
+) -> None:
+    """Claim a whole month end to end through the simulated insurer (for demos and tests): build, KZ301 out,
+    KZ302 back, apply, and the follow-up batches the returns caused (e.g. members' lines after a 0587)."""
+    database = open_database(db, needs="claim_batches")
+    start = month_start.date()
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    run = run_month(
+        database, SYSTEM, start, end, hidden_outside_share=hidden_outside_share, reject_share=reject_share, seed=seed
+    )
+    out.print(month_table(run, lang))

@@ -1,0 +1,74 @@
+"""``integraal claims`` as a back-office user runs it: build, export, apply a return, worklist (issue 4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from integraal.claims.batch import ReturnBatch, ReturnLine
+from integraal.claims.formats import get_format
+from integraal.cli.main import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = {"INTEGRAAL_DATABASE_URL": str(tmp_path / "cli.db"), "COLUMNS": "200"}
+    for args in (["init"], ["import", str(EXAMPLES)], ["decide", "--as-of", "2026-01-01"]):
+        assert CliRunner().invoke(app, args, env=environment).exit_code == 0
+    return environment
+
+
+def run(args: list[str], env: dict[str, str]):
+    return CliRunner().invoke(app, args, env=env)
+
+
+def test_build_export_apply_and_worklist(env, tmp_path):
+    built = run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    assert built.exit_code == 0, built.output
+    assert "B0000001" in built.output and "B0000002" in built.output
+
+    claim_file = tmp_path / "b1.kz301"
+    exported = run(["claims", "export", "B0000001", "--out", str(claim_file)], env)
+    assert exported.exit_code == 0, exported.output
+    sent = get_format("kz301").read(claim_file.read_bytes())
+    assert sent.batch_id == "B0000001" and sent.lines
+
+    # The insurer rejects the first line as not insured (0320) and accepts the rest.
+    first = sent.lines[0]
+    lines = tuple(
+        ReturnLine(
+            line, line.signed_cents, 0 if line is first else line.signed_cents, ("0320",) if line is first else ()
+        )
+        for line in sent.lines
+    )
+    returned = ReturnBatch(
+        sent.sender_agb, sent.receiver_uzovi, sent.batch_id, sent.creation_date, sent.period_start,
+        sent.period_end, "RET-1", date(2026, 2, 1), (), lines,
+    )  # fmt: skip
+    return_file = tmp_path / "b1.kz302"
+    return_file.write_bytes(get_format("kz302").write(returned))
+    applied = run(["claims", "apply", str(return_file)], env)
+    assert applied.exit_code == 0, applied.output
+    assert f"accepted {len(sent.lines) - 1}" in applied.output and "rejected 1" in applied.output
+
+    work = run(["claims", "worklist", "--lang", "en"], env)
+    assert work.exit_code == 0 and "0320" in work.output
+
+    listed = run(["claims", "batches"], env)
+    assert "returned" in listed.output and "ready" in listed.output
+
+
+def test_a_truncated_return_file_is_refused_naming_the_line(env, tmp_path):
+    run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    claim_file = tmp_path / "b1.kz301"
+    run(["claims", "export", "B0000001", "--out", str(claim_file)], env)
+    broken = tmp_path / "broken.kz302"
+    broken.write_bytes(b"01" + b"0" * 100 + b"\r\n")
+    result = run(["claims", "apply", str(broken)], env)
+    assert result.exit_code == 1
+    assert "line 1" in result.output
