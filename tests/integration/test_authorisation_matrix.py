@@ -30,6 +30,8 @@ from api_world import (
 from fastapi import routing as fastapi_routing
 
 from integraal.api.deps import SESSION_COOKIE
+from integraal.claims.batch import ReturnBatch, ReturnLine
+from integraal.claims.formats import get_format
 from integraal.services.users import csrf_token
 
 PUBLIC = "public"
@@ -69,9 +71,15 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/decisions/summary"): roles("igo_admin", "igo_board", "insurer", "analyst", "superuser"),
     ("POST", "/api/decisions/runs"): roles("igo_admin", "superuser"),
     ("GET", "/api/audit"): roles("igo_admin", "superuser"),
+    ("GET", "/api/claims/batches"): CASE_DATA,
+    ("POST", "/api/claims/batches"): roles("igo_admin", "superuser"),
+    ("POST", "/api/claims/batches/{batch_id}/send"): roles("igo_admin", "superuser"),
+    ("POST", "/api/claims/returns"): roles("igo_admin", "superuser"),
+    ("GET", "/api/claims/worklist"): CASE_DATA,
 }
 
-SUCCESS = {("POST", "/api/decisions/runs"): 201}
+SUCCESS = {("POST", "/api/decisions/runs"): 201, ("POST", "/api/claims/batches"): 201}
+CLAIM_PERIOD = {"period_start": "2025-01-01", "period_end": "2025-12-31"}
 
 # The web UI: the same roles per page as the API routes they show. A visitor without a session is sent to the
 # login page (303); a role without the permission gets a 403 page. Writes answer with a redirect (303).
@@ -89,6 +97,11 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/upload"): roles("igo_admin", "member", "superuser"),
     ("POST", "/upload"): roles("igo_admin", "member", "superuser"),
     ("GET", "/audit"): roles("igo_admin", "superuser"),
+    ("GET", "/claims"): CASE_DATA,
+    ("POST", "/claims/build"): roles("igo_admin", "superuser"),
+    ("POST", "/claims/batches/{batch_id}/send"): roles("igo_admin", "superuser"),
+    ("POST", "/claims/returns"): roles("igo_admin", "superuser"),
+    ("POST", "/claims/resubmit"): roles("igo_admin", "superuser"),
 }
 WEB_SUCCESS = {
     ("GET", "/"): 303,
@@ -96,6 +109,8 @@ WEB_SUCCESS = {
     ("GET", "/language/{lang}"): 303,
     ("POST", "/logout"): 303,
     ("POST", "/pregnancies/{pregnancy_id}/decide"): 303,
+    ("POST", "/claims/build"): 303,
+    ("POST", "/claims/resubmit"): 303,
 }
 
 
@@ -156,6 +171,7 @@ def path_params(person: Person | None) -> dict[str, str]:
             "pregnancy_id": "Z-0001",
             "slug": "not-found",
             "lang": "en",
+            "batch_id": "B0000001",
         }
     igo = home_igo(person)
     own = sorted(person.own_pregnancies()) or ["Z-0001"]
@@ -167,6 +183,7 @@ def path_params(person: Person | None) -> dict[str, str]:
         "pregnancy_id": own[0],
         "slug": "not-found",
         "lang": "en",
+        "batch_id": "B0000001",
     }
 
 
@@ -221,7 +238,37 @@ def call(world: World, method: str, path: str, person: Person | None):
         return world.client.post(url, files=files, headers=headers)
     if (method, path) == ("POST", "/api/decisions/runs"):
         return world.client.post(url, json={"as_of": "2026-01-01"}, headers=headers)
+    if (method, path) == ("POST", "/api/claims/batches"):
+        return world.client.post(url, json=CLAIM_PERIOD, headers=headers)
+    if (method, path) in (("POST", "/api/claims/batches/{batch_id}/send"), ("POST", "/api/claims/returns")):
+        return claim_file_call(world, path, person, headers)
     return world.client.request(method, url, headers=headers)
+
+
+def claim_file_call(world: World, path: str, person: Person | None, headers: dict[str, str], prepare_only=False):
+    """Send a batch of the person's own IGO (built with root's token when the person may not build), or apply the
+    insurer's answer to one: the batch is in scope for those allowed, so they get a success. ``prepare_only``:
+    return the request (url, files) instead of making it (the web pages send the same with a session)."""
+    igo = home_igo(person) if person else "IGO-RIV"
+    root = world.headers("root")
+    world.client.post("/api/claims/batches", json=CLAIM_PERIOD, headers=root)
+    batches = world.client.get("/api/claims/batches", headers=root).json()
+    ready = [b for b in batches if b["igo_id"] == igo and b["state"] == "ready"]
+    batch = ready[0] if ready else next(b for b in batches if b["igo_id"] == igo)
+    if path.endswith("/send"):
+        url = f"/api/claims/batches/{batch['batch_id']}/send"
+        return {"url": url} if prepare_only else world.client.post(url, headers=headers)
+    sent = world.client.post(f"/api/claims/batches/{batch['batch_id']}/send", headers=root).content
+    claim = get_format("kz301").read(sent)
+    lines = tuple(ReturnLine(line, line.signed_cents, line.signed_cents) for line in claim.lines)
+    answer = ReturnBatch(
+        claim.sender_agb, claim.receiver_uzovi, claim.batch_id, claim.creation_date, claim.period_start,
+        claim.period_end, "MATRIX", claim.creation_date, (), lines,
+    )  # fmt: skip
+    files = {"file": ("return.kz302", get_format("kz302").write(answer), "application/octet-stream")}
+    if prepare_only:
+        return {"url": "/api/claims/returns", "files": files}
+    return world.client.post("/api/claims/returns", files=files, headers=headers)
 
 
 def expected_status(method: str, path: str, person: Person | None) -> int:
@@ -291,6 +338,17 @@ def web_call(world: World, method: str, path: str, person: Person | None):
     if (method, path) == ("POST", "/upload"):
         files = {"file": ("activities.csv", upload_file(person), "text/csv")}
         return world.client.post(url, data=token, files=files, follow_redirects=False)
+    if (method, path) == ("POST", "/claims/build"):
+        return world.client.post(url, data=token | CLAIM_PERIOD, follow_redirects=False)
+    if path in ("/claims/batches/{batch_id}/send", "/claims/returns"):
+        world.client.cookies.clear()
+        api_path = "/api/claims/batches/{batch_id}/send" if path.endswith("/send") else "/api/claims/returns"
+        request = claim_file_call(world, api_path, person, {}, prepare_only=True)
+        if secret:
+            world.client.cookies.set(SESSION_COOKIE, secret)
+        return world.client.post(
+            request["url"].removeprefix("/api"), data=token, files=request.get("files"), follow_redirects=False
+        )
     if method == "POST":
         return world.client.post(url, data=token, follow_redirects=False)
     return world.client.get(url, follow_redirects=False)
@@ -320,7 +378,9 @@ def test_web_page_as_role(world, method, path, person):
     assert response.status_code == web_expected_status(method, path, person), response.text[:2000]
     if person is None and response.status_code == 303 and WEB_EXPECTED[(method, path)] != PUBLIC:
         assert response.headers["location"].startswith("/login?next=")
-    if response.status_code < 300 and person is not None:
+    if response.status_code < 300 and person is not None and path.endswith("/send"):
+        assert response.headers["content-type"] == "application/octet-stream"  # the claim file itself
+    elif response.status_code < 300 and person is not None:
         assert response.headers["content-type"].startswith("text/html")
         body = response.text
         leaked = sorted(token for token in forbidden_tokens(person) if re.search(rf"\b{re.escape(token)}\b", body))

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import FormatError, get_format
 from integraal.services import claims, queries, reruns
-from integraal.services.access import AccessDeniedError, Principal, Role
+from integraal.services.access import AccessDeniedError, NotFoundError, Principal, Role
 from integraal.store import tables
 
 PERIOD = {"period_start": date(2025, 1, 1), "period_end": date(2025, 12, 31)}
@@ -226,3 +226,49 @@ def test_every_state_change_is_audited(world):
     assert [e.action for e in log] == ["apply_return", "send_claims", "build_claims"]
     assert all(e.igo_ids == ["IGO-RIV"] and e.actor == "admin_riv" for e in log)
     assert log[0].detail["accepted"] == batch.lines and log[2].detail["total_cents"] == batch.total_cents
+
+
+def test_a_rejected_line_is_resent_once_with_a_link_to_it(world):
+    batch = next(b for b in claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches if b.uzovi == "3311")
+    sent = claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    rejected = items(world, batch_id=batch.batch_id)[0]
+    claims.apply_return(world.db, ADMIN, answer(sent, {rejected.line_id: (0, ("0320",))}), at=AT)
+
+    (again,) = claims.resubmit(world.db, ADMIN, [rejected.line_id], at=AT)
+    (copy,) = items(world, batch_id=again.batch_id)
+    assert (copy.original_line_id, copy.amount_cents, copy.prestatie_code, copy.state) == (
+        rejected.line_id,
+        rejected.amount_cents,
+        rejected.prestatie_code,
+        "ready",
+    )
+    assert items(world, line_id=rejected.line_id)[0].state == "corrected"
+    with pytest.raises(claims.ClaimsError, match="only rejected lines"):
+        claims.resubmit(world.db, ADMIN, [rejected.line_id], at=AT)
+    with pytest.raises(NotFoundError):
+        claims.resubmit(world.db, principal("admin_west"), [copy.line_id], at=AT)
+
+
+@pytest.mark.parametrize(("fmt", "claim"), [("fhir-claim", "fhir-claimresponse"), ("csv", "csv-return")])
+def test_batches_go_out_and_returns_come_back_in_the_other_formats(world, fmt, claim):
+    """The same batch as FHIR or CSV (issue 4, formats behind one interface), answered in the same family."""
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    data = claims.export_batch(world.db, ADMIN, batch.batch_id, fmt, at=AT)
+    sent = get_format(fmt).read(data)
+    assert sent.batch_id == batch.batch_id and sent.total_signed_cents == batch.total_cents
+    lines = tuple(ReturnLine(line, line.signed_cents, line.signed_cents) for line in sent.lines)
+    returned = ReturnBatch(
+        sent.sender_agb, sent.receiver_uzovi, sent.batch_id, sent.creation_date, sent.period_start,
+        sent.period_end, "R-1", date(2026, 1, 20), (), lines,
+    )  # fmt: skip
+    summary = claims.apply_return(world.db, ADMIN, get_format(claim).write(returned), claim, at=AT)
+    assert summary.accepted == batch.lines and summary.awarded_cents == batch.total_cents
+
+
+def test_a_format_of_the_wrong_kind_is_refused(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    with pytest.raises(claims.ClaimsError, match="not a claim file format"):
+        claims.export_batch(world.db, ADMIN, batch.batch_id, "kz302", at=AT)
+    with pytest.raises(claims.ClaimsError, match="not a return file format"):
+        claims.apply_return(world.db, ADMIN, b"", "fhir-payment", at=AT)
+    assert {i.state for i in items(world, batch_id=batch.batch_id)} == {"ready"}

@@ -9,11 +9,22 @@ from fastapi.openapi.utils import get_openapi
 
 from integraal import __version__, web
 from integraal.api import problems
-from integraal.api.routers import activities, audit, auth, contracts, decisions, health, igos, pregnancies, providers
+from integraal.api.routers import (
+    activities,
+    audit,
+    auth,
+    claims,
+    contracts,
+    decisions,
+    health,
+    igos,
+    pregnancies,
+    providers,
+)
 from integraal.api.settings import Settings
 from integraal.store.database import Database
 
-ROUTERS = (health, auth, providers, igos, contracts, pregnancies, activities, decisions, audit)
+ROUTERS = (health, auth, providers, igos, contracts, pregnancies, activities, decisions, claims, audit)
 
 DESCRIPTION = """\
 The money and data side of integrated birth care: providers, IGOs, contracts, pregnancies (care trajectories)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from integraal.claims.formats.errors import BatchNotWritableError, FormatError, UnknownFormatError
 from integraal.importing.validation import FileError
 from integraal.services.access import AccessDeniedError, NotFoundError
 from integraal.services.uploads import UploadRefusedError
@@ -132,6 +133,27 @@ def install(app: FastAPI) -> None:
             for v in exc.violations
         ]
         return problem_response(request, 403, "upload-refused", str(exc), title="Upload refused", errors=errors)
+
+    @app.exception_handler(FormatError)
+    async def _format(request: Request, exc: FormatError) -> JSONResponse:
+        errors = [
+            {
+                "field": exc.field or "file",
+                "location": "file",
+                "row": exc.line,
+                "message": f"column {exc.column}: {exc.reason}",
+            }
+        ]
+        return problem_response(request, 422, "file-rejected", str(exc), title="File rejected", errors=errors)
+
+    @app.exception_handler(UnknownFormatError)
+    async def _unknown_format(request: Request, exc: UnknownFormatError) -> JSONResponse:
+        errors = [{"field": "format", "location": "query", "message": str(exc)}]
+        return problem_response(request, 422, "validation", str(exc), title="Invalid request", errors=errors)
+
+    @app.exception_handler(BatchNotWritableError)
+    async def _not_writable(request: Request, exc: BatchNotWritableError) -> JSONResponse:
+        return problem_response(request, 422, "validation", str(exc), title="Batch cannot be written")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -62,14 +62,14 @@ def build(
 def export(
     batch_id: Annotated[str, typer.Argument(help="The batch, e.g. B0000001 (see `integraal claims batches`).")],
     out_file: Annotated[Path, typer.Option("--out", help="Write the file here.")],
-    fmt: Annotated[str, typer.Option("--format", help="Claim file format.")] = "kz301",
+    fmt: Annotated[str, typer.Option("--format", help="Claim file format: kz301, fhir-claim or csv.")] = "kz301",
     db: DbOption = None,
 ) -> None:
     """Write a batch as a claim file and mark it sent (writing a sent batch again is a resend: same lines)."""
     database = open_database(db, needs="claim_batches")
     try:
         data = claims.export_batch(database, SYSTEM, batch_id, fmt)
-    except (FormatError, LookupError, ValueError) as exc:
+    except (FormatError, claims.ClaimsError, LookupError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     out_file.write_bytes(data)
@@ -79,7 +79,9 @@ def export(
 @app.command(name="apply")
 def apply_return(
     return_file: Annotated[Path, typer.Argument(help="The insurer's return file.", exists=True, dir_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", help="Return file format.")] = "kz302",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Return file format: kz302, fhir-claimresponse or csv-return.")
+    ] = "kz302",
     db: DbOption = None,
 ) -> None:
     """Apply a return file: every line accepted, reduced or rejected with its return codes. A bad file changes

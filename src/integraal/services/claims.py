@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from integraal.claims.batch import ClaimBatch, ClaimBatchLine, DebitCredit, ReturnBatch
 from integraal.claims.formats import get_format
@@ -49,6 +49,16 @@ BUNDLE_BREAKER_CODE = "0587"
 """Already claimed or paid, also to another provider: on an integral line, a bundle breaker (DOMAIN.md §3)."""
 
 _ACTIVE = (ClaimState.READY, ClaimState.SENT, *BOOKED_STATES)
+
+CLAIM_FORMATS = ("kz301", "fhir-claim", "csv")
+"""Formats a claim batch can be sent in."""
+RETURN_FORMATS = ("kz302", "fhir-claimresponse", "csv-return")
+"""Formats an insurer's return can be read from."""
+
+
+def _check_format(fmt: str, allowed_formats: tuple[str, ...], what: str) -> None:
+    if fmt not in allowed_formats:
+        raise ClaimsError(f"{fmt!r} is not a {what} format; use one of {', '.join(allowed_formats)}")
 
 
 class ClaimsError(ValueError):
@@ -320,6 +330,7 @@ def _debit_of(r: Any, replaces: str | None) -> dict[str, Any]:
         "original_line_id": replaces,
         "ruleset_version": r.ruleset_version,
         "state": ClaimState.READY.value,
+        "attempt": 0,
     }
 
 
@@ -344,7 +355,12 @@ def _credit_of(e: Any) -> dict[str, Any]:
             "ruleset_version",
         )
     }
-    return item | {"debit_credit": "C", "original_line_id": e.line_id, "state": ClaimState.READY.value}
+    return item | {
+        "debit_credit": "C",
+        "original_line_id": e.line_id,
+        "state": ClaimState.READY.value,
+        "attempt": e.attempt,
+    }
 
 
 def _record_transitions(
@@ -368,16 +384,120 @@ def _record_transitions(
 
 
 def _move(connection: Connection, moves: Sequence[tuple[str, ClaimState, str]], at: datetime, actor: str) -> None:
-    """Move lines to new states after checking each step against the lifecycle table."""
+    """Move lines to new states, each step checked against the lifecycle table; set-based (national batches)."""
     i = tables.claim_items
+    current: dict[str, ClaimState] = {}
+    ids = [line_id for line_id, _, _ in moves]
+    for chunk in range(0, len(ids), 900):
+        for line_id, state in connection.execute(
+            select(i.c.line_id, i.c.state).where(i.c.line_id.in_(ids[chunk : chunk + 900]))
+        ):
+            current[line_id] = ClaimState(state)
+    targets: dict[ClaimState, list[str]] = defaultdict(list)
     steps = []
     for line_id, to, note in moves:
-        state = ClaimState(connection.execute(select(i.c.state).where(i.c.line_id == line_id)).scalar_one())
+        state = current[line_id]
         if to not in TRANSITIONS[state]:
             raise IllegalTransitionError(line_id, state, to)
-        connection.execute(update(i).where(i.c.line_id == line_id).values(state=to.value))
+        targets[to].append(line_id)
         steps.append((line_id, state, to, note))
+    for to, line_ids in targets.items():
+        for chunk in range(0, len(line_ids), 900):
+            connection.execute(update(i).where(i.c.line_id.in_(line_ids[chunk : chunk + 900])).values(state=to.value))
     _record_transitions(connection, steps, at, actor)
+
+
+def resubmit(
+    db: Database, principal: Principal, line_ids: Sequence[str], *, at: datetime | None = None
+) -> list[BatchSummary]:
+    """Send rejected lines again, unchanged (after the cause was fixed elsewhere, e.g. the insurer corrected the
+    insurance record): each gets a replacement debit linked to it in a new batch, and is closed as corrected."""
+    require(principal, Action.MANAGE_CLAIMS)
+    at = at or datetime.now(UTC)
+    i, b = tables.claim_items, tables.claim_batches
+    summaries = []
+    with db.unit_of_work() as connection:
+        rows = list(
+            connection.execute(
+                select(i, b.c.igo_id, b.c.sender_agb, b.c.period_start, b.c.period_end)
+                .join(b, b.c.batch_id == i.c.batch_id)
+                .where(i.c.line_id.in_(list(line_ids)), _batch_scope(principal))
+                .order_by(i.c.line_id)
+            )
+        )
+        found = {r.line_id for r in rows}
+        missing = [line_id for line_id in line_ids if line_id not in found]
+        if missing:
+            raise NotFoundError("claim line", missing[0])
+        not_rejected = [r.line_id for r in rows if r.state != ClaimState.REJECTED]
+        if not_rejected:
+            raise ClaimsError(f"only rejected lines can be sent again; not rejected: {', '.join(not_rejected[:5])}")
+        groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for r in rows:
+            groups[(r.igo_id, r.uzovi)].append(r)
+        number = _next_batch_number(connection)
+        for (igo_id, uzovi), group in sorted(groups.items()):
+            batch_id = f"B{number:07d}"
+            number += 1
+            items = []
+            for n, r in enumerate(group, start=1):
+                copy = _credit_of(r) | {"debit_credit": "D", "original_line_id": r.line_id, "attempt": r.attempt + 1}
+                items.append(copy | {"line_id": f"{batch_id}-{n:05d}", "batch_id": batch_id})
+            total = sum(int(r.amount_cents) for r in group)
+            start, end = min(r.period_start for r in group), max(r.period_end for r in group)
+            connection.execute(
+                insert(b).values(
+                    batch_id=batch_id,
+                    igo_id=igo_id,
+                    uzovi=uzovi,
+                    sender_agb=group[0].sender_agb,
+                    period_start=start,
+                    period_end=end,
+                    creation_date=at.date(),
+                    created_at=at,
+                    actor=principal.username,
+                    state="ready",
+                    lines=len(items),
+                    total_cents=total,
+                )
+            )
+            connection.execute(insert(i), items)
+            _record_transitions(
+                connection,
+                [(it["line_id"], None, ClaimState.READY, f"resent: {it['original_line_id']}") for it in items],
+                at,
+                principal.username,
+            )
+            _move(
+                connection,
+                [(r.line_id, ClaimState.CORRECTED, f"resent in {batch_id}") for r in group],
+                at,
+                principal.username,
+            )
+            audit.record(
+                connection,
+                principal.username,
+                "resubmit_claims",
+                "claim_batch",
+                batch_id,
+                igo_ids=[igo_id],
+                lines=[r.line_id for r in group],
+                total_cents=total,
+            )
+            summaries.append(
+                BatchSummary(
+                    batch_id,
+                    igo_id,
+                    uzovi,
+                    items[0]["service_start"],
+                    items[0]["service_end"],
+                    len(items),
+                    0,
+                    total,
+                    "ready",
+                )
+            )
+    return summaries
 
 
 # --- export ---------------------------------------------------------------------------------------------------
@@ -437,6 +557,7 @@ def export_batch(
     Exporting a sent batch again gives the same lines (a resend), without changing any state.
     """
     require(principal, Action.MANAGE_CLAIMS)
+    _check_format(fmt, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
     with db.unit_of_work() as connection:
         row = _batch_row(connection, principal, batch_id)
@@ -488,6 +609,7 @@ def apply_return(
     ``as_of``: the date the pregnancies hit by a bundle breaker (0587) are decided again (default: today).
     """
     require(principal, Action.MANAGE_CLAIMS)
+    _check_format(fmt, RETURN_FORMATS, "return file")
     returned: ReturnBatch = get_format(fmt).read(data)
     at = at or datetime.now(UTC)
     summary = ReturnSummary(returned.batch_id)
@@ -505,6 +627,7 @@ def apply_return(
         if unknown:
             raise ClaimsError(f"return lines not in batch {row.batch_id}: {', '.join(unknown[:5])}")
         moves: list[tuple[str, ClaimState, str]] = []
+        outcomes: list[dict[str, Any]] = []
         for r in returned.lines:
             item = items[r.line.line_id]
             if item.state != ClaimState.SENT:
@@ -513,10 +636,13 @@ def apply_return(
             outcome = r.outcome()
             codes = [*r.insured_return_codes, *r.return_codes]
             action = _next_action(codes, outcome)
-            connection.execute(
-                update(i)
-                .where(i.c.line_id == item.line_id)
-                .values(awarded_cents=r.awarded_cents, return_codes=" ".join(codes) or None, next_action=action)
+            outcomes.append(
+                {
+                    "b_line": item.line_id,
+                    "b_awarded": r.awarded_cents,
+                    "b_codes": " ".join(codes) or None,
+                    "b_action": action,
+                }
             )
             moves.append((item.line_id, outcome, f"return {returned.insurer_reference}: {' '.join(codes) or 'ok'}"))
             summary.awarded_cents += r.awarded_cents
@@ -537,6 +663,17 @@ def apply_return(
                         reported_at=at,
                     )
                 )
+        if outcomes:
+            connection.execute(
+                update(i)
+                .where(i.c.line_id == bindparam("b_line"))
+                .values(
+                    awarded_cents=bindparam("b_awarded"),
+                    return_codes=bindparam("b_codes"),
+                    next_action=bindparam("b_action"),
+                ),
+                outcomes,
+            )
         _move(connection, moves, at, principal.username)
         if moves:
             connection.execute(

@@ -326,9 +326,11 @@ claim_items = Table(
     Column("awarded_cents", BigInteger, nullable=True),  # signed, from the return
     Column("return_codes", String(60), nullable=True),  # space-separated COD954 codes
     Column("next_action", String(20), nullable=True),
-    UniqueConstraint("run_id", "decision_line_no", "debit_credit", name="uq_claim_items_decision_line"),
+    Column("attempt", Integer, nullable=False, server_default="0"),  # 0: first claim; n: the n-th resend
+    UniqueConstraint("run_id", "decision_line_no", "debit_credit", "attempt", name="uq_claim_items_decision_line"),
 )
-"""Claim lines as sent to insurers: each decided claim line is claimed (debited) at most once."""
+"""Claim lines as sent to insurers: each decided claim line is debited once per attempt (a resend after a
+rejection is the next attempt), so no concurrent or repeated build can claim it twice."""
 
 claim_transitions = Table(
     "claim_transitions",

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from integraal.web.claims_pages import router as claims_router
 from integraal.web.pages import LoginRequiredError, router
 
 STATIC = Path(__file__).parent / "static"
@@ -18,6 +19,7 @@ def install(app: FastAPI) -> None:
     """Add the pages, their static files and the redirect to the login page for visitors without a session."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
+    app.include_router(claims_router)
 
     @app.exception_handler(LoginRequiredError)
     async def _login(request: Request, exc: LoginRequiredError) -> RedirectResponse:

@@ -69,6 +69,19 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "nza": pgettext_noop("tariff_source", "NZa maximum tariff"),
         "estimate": pgettext_noop("tariff_source", "estimate"),
     },
+    "next_action": {
+        "fix_and_resend": pgettext_noop("next_action", "correct the data and send again"),
+        "credit": pgettext_noop("next_action", "credit the line"),
+        "write_off": pgettext_noop("next_action", "write off"),
+        "ask_member": pgettext_noop("next_action", "ask the member"),
+        "rebundle": pgettext_noop("next_action", "bundle broken: decided again, members claim"),
+        "none": pgettext_noop("next_action", "nothing"),
+    },
+    "batch_state": {
+        "ready": pgettext_noop("batch_state", "ready to send"),
+        "sent": pgettext_noop("batch_state", "sent"),
+        "returned": pgettext_noop("batch_state", "answered"),
+    },
     "role": {
         "igo_admin": pgettext_noop("role", "back office"),
         "igo_board": pgettext_noop("role", "board"),

@@ -100,6 +100,7 @@ def _navigation(visitor: Visitor) -> list[tuple[str, str]]:
         ("/pregnancies", N_("Pregnancies"), Action.READ_PREGNANCIES),
         ("/activities", N_("Activities"), Action.READ_ACTIVITIES),
         ("/upload", N_("Upload"), Action.UPLOAD_ACTIVITIES),
+        ("/claims", N_("Claims"), Action.READ_CLAIMS),
         ("/audit", N_("Audit log"), Action.READ_AUDIT),
     ]
     return [(path, name) for path, name, action in items if allowed(principal, action)]

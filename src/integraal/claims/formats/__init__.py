@@ -7,7 +7,7 @@ file, :class:`~integraal.claims.batch.ReturnBatch`), both Vektis EI fixed-width 
 from __future__ import annotations
 
 from integraal.claims.batch import ClaimBatch, ReturnBatch
-from integraal.claims.formats import vektis_ei
+from integraal.claims.formats import csv_format, fhir, vektis_ei  # noqa: F401 (importing registers the formats)
 from integraal.claims.formats.errors import BatchNotWritableError, FormatError, UnknownFormatError
 from integraal.claims.formats.registry import ClaimFormat, Format, formats, get_format, register
 

@@ -67,12 +67,15 @@ def upgrade() -> None:
         sa.Column("awarded_cents", sa.BigInteger(), nullable=True),
         sa.Column("return_codes", sa.String(length=60), nullable=True),
         sa.Column("next_action", sa.String(length=20), nullable=True),
+        sa.Column("attempt", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["claim_batches.batch_id"], name=op.f("fk_claim_items_batch_id_claim_batches")
         ),
         sa.ForeignKeyConstraint(["run_id"], ["decision_runs.run_id"], name=op.f("fk_claim_items_run_id_decision_runs")),
         sa.PrimaryKeyConstraint("line_id", name=op.f("pk_claim_items")),
-        sa.UniqueConstraint("run_id", "decision_line_no", "debit_credit", name="uq_claim_items_decision_line"),
+        sa.UniqueConstraint(
+            "run_id", "decision_line_no", "debit_credit", "attempt", name="uq_claim_items_decision_line"
+        ),
     )
     op.create_index(op.f("ix_claim_items_batch_id"), "claim_items", ["batch_id"])
     op.create_index(op.f("ix_claim_items_pregnancy_id"), "claim_items", ["pregnancy_id"])

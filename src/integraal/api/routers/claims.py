@@ -1,0 +1,158 @@
+"""Claims to insurers: batches, sending a batch as a file, applying a return file, and the worklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from integraal.api.deps import DB, Config, CurrentPrincipal
+from integraal.api.problems import ProblemError
+from integraal.api.schemas import READ, READ_ONE, Schema, problems
+from integraal.services import claims
+
+router = APIRouter(tags=["claims"])
+
+FormatName = Annotated[str, Query(pattern=r"^[a-z0-9-]{1,30}$", description="A registered format, e.g. kz301.")]
+
+
+class Batch(Schema):
+    batch_id: str
+    igo_id: str
+    uzovi: str
+    period_start: dt.date
+    period_end: dt.date
+    lines: int
+    credits: int
+    total_cents: int = Field(description="Debits minus credits, in cents.")
+    state: str = Field(description="ready, sent or returned.")
+
+
+class BuildRequest(BaseModel):
+    period_start: dt.date = Field(description="First declaration date to claim.")
+    period_end: dt.date = Field(description="Last declaration date to claim.")
+    include_mono: bool = Field(True, description="Also claim members' monodisciplinary lines on their behalf.")
+
+
+class BuildResult(Schema):
+    batches: list[Batch]
+    already_claimed: int
+    waiting: int
+    unchanged_rejections: int
+
+
+class ReturnResult(Schema):
+    batch_id: str
+    accepted: int
+    partially_accepted: int
+    rejected: int
+    already_applied: int
+    awarded_cents: int
+    bundle_breakers: list[str] = Field(description="Pregnancies decided again after return code 0587.")
+    rerun_ids: list[int]
+
+
+class WorkItem(Schema):
+    line_id: str
+    batch_id: str
+    pregnancy_id: str
+    phase: str
+    prestatie_code: str
+    claimant_agb: str
+    amount_cents: int
+    awarded_cents: int | None
+    state: str
+
+
+class WorkGroup(Schema):
+    return_code: str
+    text_nl: str
+    text_en: str
+    next_action: str = Field(description="fix_and_resend, credit, write_off, ask_member, rebundle or none.")
+    open_cents: int
+    lines: list[WorkItem]
+
+
+@router.get("/claims/batches", summary="Claim batches in your scope", responses=READ)
+def list_batches(db: DB, principal: CurrentPrincipal) -> list[Batch]:
+    return [Batch.model_validate(b) for b in claims.list_batches(db, principal)]
+
+
+@router.post(
+    "/claims/batches",
+    status_code=201,
+    summary="Build claim batches (one per IGO × insurer) from the decisions declared in the period",
+    responses=problems(401, 403, 422),
+)
+def build_batches(body: BuildRequest, db: DB, principal: CurrentPrincipal) -> BuildResult:
+    try:
+        result = claims.build_batches(
+            db,
+            principal,
+            period_start=body.period_start,
+            period_end=body.period_end,
+            include_mono=body.include_mono,
+        )
+    except claims.ClaimsError as exc:
+        raise ProblemError(422, "validation", str(exc)) from exc
+    return BuildResult.model_validate(result)
+
+
+@router.post(
+    "/claims/batches/{batch_id}/send",
+    summary="The batch as a claim file (KZ301-style by default); a ready batch becomes sent",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, **READ_ONE},
+)
+def send_batch(
+    db: DB,
+    principal: CurrentPrincipal,
+    batch_id: Annotated[str, Path(max_length=12)],
+    format: FormatName = "kz301",
+) -> Response:
+    try:
+        data = claims.export_batch(db, principal, batch_id, format)
+    except claims.ClaimsError as exc:
+        raise ProblemError(422, "validation", str(exc)) from exc
+    headers = {"Content-Disposition": f'attachment; filename="{batch_id}.{format}"'}
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@router.post(
+    "/claims/returns",
+    summary="Apply an insurer's return file (KZ302-style by default); a bad file changes nothing",
+    responses=problems(401, 403, 404, 413, 422),
+)
+def apply_return(
+    db: DB,
+    settings: Config,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File(description="The return file as received from the insurer.")],
+    format: FormatName = "kz302",
+) -> ReturnResult:
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise ProblemError(413, "too-large", f"the file is larger than {settings.max_upload_bytes} bytes")
+    try:
+        summary = claims.apply_return(db, principal, data, format)
+    except claims.ClaimsError as exc:
+        raise ProblemError(422, "file-rejected", str(exc), title="Return file rejected") from exc
+    return ReturnResult.model_validate(summary)
+
+
+@router.get("/claims/worklist", summary="Rejected and reduced lines by return code and next action", responses=READ)
+def worklist(db: DB, principal: CurrentPrincipal) -> list[WorkGroup]:
+    return [
+        WorkGroup(
+            return_code=g.return_code,
+            text_nl=g.text_nl,
+            text_en=g.text_en,
+            next_action=g.next_action,
+            open_cents=g.open_cents,
+            lines=[WorkItem.model_validate(i) for i in g.lines],
+        )
+        for g in claims.worklist(db, principal)
+    ]
