@@ -76,9 +76,15 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/api/claims/batches/{batch_id}/send"): roles("igo_admin", "superuser"),
     ("POST", "/api/claims/returns"): roles("igo_admin", "superuser"),
     ("GET", "/api/claims/worklist"): CASE_DATA,
+    ("POST", "/api/claims/payments"): roles("igo_admin", "superuser"),
+    ("GET", "/api/claims/open"): CASE_DATA,
 }
 
-SUCCESS = {("POST", "/api/decisions/runs"): 201, ("POST", "/api/claims/batches"): 201}
+SUCCESS = {
+    ("POST", "/api/decisions/runs"): 201,
+    ("POST", "/api/claims/batches"): 201,
+    ("POST", "/api/claims/payments"): 201,
+}
 CLAIM_PERIOD = {"period_start": "2025-01-01", "period_end": "2025-12-31"}
 
 # The web UI: the same roles per page as the API routes they show. A visitor without a session is sent to the
@@ -240,6 +246,10 @@ def call(world: World, method: str, path: str, person: Person | None):
         return world.client.post(url, json={"as_of": "2026-01-01"}, headers=headers)
     if (method, path) == ("POST", "/api/claims/batches"):
         return world.client.post(url, json=CLAIM_PERIOD, headers=headers)
+    if (method, path) == ("POST", "/api/claims/payments"):
+        name = person.username if person else "anonymous"
+        body = {"payment_id": f"PAY-{name}", "uzovi": "3311", "received_on": "2026-02-01", "total_cents": 0}
+        return world.client.post(url, json=body | {"igo_id": "IGO-RIV"}, headers=headers)
     if (method, path) in (("POST", "/api/claims/batches/{batch_id}/send"), ("POST", "/api/claims/returns")):
         return claim_file_call(world, path, person, headers)
     return world.client.request(method, url, headers=headers)

@@ -6,6 +6,7 @@ The command line acts for the whole database (as a superuser: whoever runs it ho
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from integraal.claims.formats import FormatError
 from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
-from integraal.services import claims
+from integraal.services import claims, reconciliation
 from integraal.services.access import SYSTEM
 from integraal.services.insurer_simulation import MonthRun, run_month
 
@@ -206,3 +207,57 @@ def month(
         database, SYSTEM, start, end, hidden_outside_share=hidden_outside_share, reject_share=reject_share, seed=seed
     )
     out.print(month_table(run, lang))
+
+
+@app.command()
+def pay(
+    payment_id: Annotated[str, typer.Option("--id", help="The insurer's payment reference (recorded once).")],
+    uzovi: Annotated[str, typer.Option(help="The insurer that paid.")],
+    igo: Annotated[str, typer.Option(help="The IGO the payment is for.")],
+    amount: Annotated[str, typer.Option(help="The amount received in euros, e.g. 1234.56.")],
+    received_on: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Date received.")],
+    db: DbOption = None,
+) -> None:
+    """Record a payment (afletteren): matched to the IGO's awarded, unpaid lines at that insurer, oldest first."""
+    database = open_database(db, needs="payments")
+    euros = Decimal(amount)
+    if euros != euros.quantize(Decimal("0.01")):
+        raise typer.BadParameter("at most two decimals (cents)", param_hint="--amount")
+    try:
+        result = reconciliation.record_payment(
+            database,
+            SYSTEM,
+            payment_id=payment_id,
+            uzovi=uzovi,
+            received_on=received_on.date(),
+            total_cents=int(euros * 100),
+            igo_id=igo,
+        )
+    except claims.ClaimsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"{result.payment_id}: {format_euros(result.allocated_cents)} matched to claim lines "
+        f"({result.lines_paid:,} now paid, {result.lines_part_paid:,} partly); "
+        f"unmatched {format_euros(result.unallocated_cents)}."
+    )
+
+
+@app.command(name="open")
+def open_(db: DbOption = None) -> None:
+    """What insurers awarded and have not paid yet, per IGO and insurer."""
+    database = open_database(db, needs="payments")
+    table = Table(title="Still to be received (openstaand)")
+    for column in ("IGO", "insurer", "lines", "awarded", "received", "open", "unmatched"):
+        table.add_column(column, justify="left" if column in ("IGO", "insurer") else "right")
+    for o in reconciliation.open_amounts(database, SYSTEM):
+        table.add_row(
+            o.igo_id,
+            o.uzovi,
+            f"{o.lines:,}",
+            format_euros(o.awarded_cents),
+            format_euros(o.received_cents),
+            format_euros(o.open_cents),
+            format_euros(o.unallocated_cents),
+        )
+    out.print(table)

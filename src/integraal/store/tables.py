@@ -355,3 +355,27 @@ reported_overlaps = Table(
     Column("reported_at", DateTime(timezone=True), nullable=False),
 )
 """Insurer-reported collisions (return code 0587): care already paid to another provider breaks the bundle."""
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(60), primary_key=True),  # the insurer's payment reference
+    Column("uzovi", String(4), nullable=False),
+    Column("igo_id", String(40), nullable=False, index=True),
+    Column("received_on", Date, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("unallocated_cents", BigInteger, nullable=False),  # what matched no open line: to investigate
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+)
+"""Money received from insurers (reconciliation): each payment recorded once."""
+
+payment_allocations = Table(
+    "payment_allocations",
+    metadata,
+    Column("payment_id", String(60), ForeignKey("payments.payment_id"), primary_key=True),
+    Column("line_id", String(20), ForeignKey("claim_items.line_id"), primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),  # signed: negative for a credit taken back
+    Index("ix_payment_allocations_line_id", "line_id"),
+)
+"""Which claim lines a payment paid, and how much of each."""

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from integraal.api.deps import get_database, get_settings
 from integraal.claims.formats import FormatError
-from integraal.services import claims
+from integraal.services import claims, reconciliation
 from integraal.services.access import AccessDeniedError, Action, NotFoundError, allowed
 from integraal.services.users import check_csrf
 from integraal.web.pages import _error, _page, _visitor
@@ -28,6 +28,7 @@ def _claims_page(request: Request, status: int = 200, **context: Any) -> Respons
     try:
         batches = claims.list_batches(get_database(request), visitor.principal)
         work = claims.worklist(get_database(request), visitor.principal)
+        owed = reconciliation.open_amounts(get_database(request), visitor.principal)
     except AccessDeniedError:
         return _error(request, visitor, 403, "forbidden")
     context.setdefault("applied", None)
@@ -40,6 +41,7 @@ def _claims_page(request: Request, status: int = 200, **context: Any) -> Respons
         status=status,
         batches=batches,
         work=work,
+        owed=owed,
         can_manage=allowed(visitor.principal, Action.MANAGE_CLAIMS),
         built=request.query_params.get("built"),
         resent=request.query_params.get("resent"),

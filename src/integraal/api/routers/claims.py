@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from integraal.api.deps import DB, Config, CurrentPrincipal
 from integraal.api.problems import ProblemError
 from integraal.api.schemas import READ, READ_ONE, Schema, problems
-from integraal.services import claims
+from integraal.services import claims, reconciliation
 
 router = APIRouter(tags=["claims"])
 
@@ -155,4 +155,75 @@ def worklist(db: DB, principal: CurrentPrincipal) -> list[WorkGroup]:
             lines=[WorkItem.model_validate(i) for i in g.lines],
         )
         for g in claims.worklist(db, principal)
+    ]
+
+
+class PaymentRequest(BaseModel):
+    payment_id: str = Field(min_length=1, max_length=60, description="The insurer's payment reference (once only).")
+    uzovi: str = Field(pattern=r"^\d{4}$")
+    received_on: dt.date
+    total_cents: int = Field(ge=-(10**13), le=10**13)
+    igo_id: str | None = Field(None, max_length=40, description="Superusers only: the IGO the payment is for.")
+    allocations: list[tuple[str, int]] | None = Field(
+        None, max_length=100_000, description="(line id, cents) pairs; without them the lines are matched here."
+    )
+
+
+class PaymentResult(Schema):
+    payment_id: str
+    igo_id: str
+    uzovi: str
+    total_cents: int
+    allocated_cents: int
+    unallocated_cents: int
+    lines_paid: int
+    lines_part_paid: int
+
+
+class OpenAmount(Schema):
+    igo_id: str
+    uzovi: str
+    lines: int
+    awarded_cents: int
+    received_cents: int
+    unallocated_cents: int
+    open_cents: int
+
+
+@router.post(
+    "/claims/payments",
+    status_code=201,
+    summary="Record a payment from an insurer and match it to claim lines (once per reference)",
+    responses=problems(401, 403, 422),
+)
+def record_payment(body: PaymentRequest, db: DB, principal: CurrentPrincipal) -> PaymentResult:
+    try:
+        result = reconciliation.record_payment(
+            db,
+            principal,
+            payment_id=body.payment_id,
+            uzovi=body.uzovi,
+            received_on=body.received_on,
+            total_cents=body.total_cents,
+            igo_id=body.igo_id,
+            allocations=body.allocations,
+        )
+    except claims.ClaimsError as exc:
+        raise ProblemError(422, "validation", str(exc)) from exc
+    return PaymentResult.model_validate(result)
+
+
+@router.get("/claims/open", summary="Awarded and not yet received, per IGO and insurer", responses=READ)
+def open_amounts(db: DB, principal: CurrentPrincipal) -> list[OpenAmount]:
+    return [
+        OpenAmount(
+            igo_id=o.igo_id,
+            uzovi=o.uzovi,
+            lines=o.lines,
+            awarded_cents=o.awarded_cents,
+            received_cents=o.received_cents,
+            unallocated_cents=o.unallocated_cents,
+            open_cents=o.open_cents,
+        )
+        for o in reconciliation.open_amounts(db, principal)
     ]

@@ -5,8 +5,9 @@ Revises: 0002
 Create Date: 2026-11-24 11:00:00
 
 Adds the tables of issue 4: batches sent to insurers, the claim lines in them (each decided claim line debited
-at most once), the append-only state history, and the collisions insurers report with return code 0587, which
-feed back into the bundle decision. Existing tables are unchanged. Portable DDL only.
+once per attempt), the append-only state history, the collisions insurers report with return code 0587, which
+feed back into the bundle decision, and the payments received with their allocation to claim lines. Existing
+tables are unchanged. Portable DDL only.
 """
 
 from collections.abc import Sequence
@@ -107,8 +108,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pregnancy_id", "phase", "line_id", name=op.f("pk_reported_overlaps")),
     )
 
+    op.create_table(
+        "payments",
+        sa.Column("payment_id", sa.String(length=60), nullable=False),
+        sa.Column("uzovi", sa.String(length=4), nullable=False),
+        sa.Column("igo_id", sa.String(length=40), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("total_cents", sa.BigInteger(), nullable=False),
+        sa.Column("unallocated_cents", sa.BigInteger(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("payment_id", name=op.f("pk_payments")),
+    )
+    op.create_index(op.f("ix_payments_igo_id"), "payments", ["igo_id"])
+    op.create_table(
+        "payment_allocations",
+        sa.Column("payment_id", sa.String(length=60), nullable=False),
+        sa.Column("line_id", sa.String(length=20), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.payment_id"], name=op.f("fk_payment_allocations_payment_id_payments")
+        ),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["claim_items.line_id"], name=op.f("fk_payment_allocations_line_id_claim_items")
+        ),
+        sa.PrimaryKeyConstraint("payment_id", "line_id", name=op.f("pk_payment_allocations")),
+    )
+    op.create_index("ix_payment_allocations_line_id", "payment_allocations", ["line_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_allocations_line_id", table_name="payment_allocations")
+    op.drop_table("payment_allocations")
+    op.drop_index(op.f("ix_payments_igo_id"), table_name="payments")
+    op.drop_table("payments")
     op.drop_table("reported_overlaps")
     op.drop_index(op.f("ix_claim_transitions_line_id"), table_name="claim_transitions")
     op.drop_table("claim_transitions")
