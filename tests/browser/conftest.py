@@ -24,8 +24,10 @@ from browser_site import CHROMIUM, CHROMIUM_ARGS, EXAMPLES, PASSWORD, USERS, Sit
 
 from integraal.api import create_app
 from integraal.api.settings import Settings
+from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
 from integraal.services.imports import import_files
+from integraal.services.insurer_simulation import busiest_month, run_month
 from integraal.services.users import add_user
 from integraal.store.database import Database
 from integraal.synth import generate_region, write_region
@@ -55,6 +57,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     reports = import_files(db, [*sorted((folder / "examples").glob("*.csv")), *paths.values()])
     assert all(r.ok for r in reports), [str(e) for r in reports for e in r.errors][:5]
     decide_all(db, date(2026, 1, 1))
+    # A month of claims through the simulated insurer, with some lines rejected for a tariff the IGO can fix.
+    month = busiest_month(db)
+    assert month is not None
+    run_month(db, SYSTEM, *month, hidden_outside_share=0.02, reject_share=0.03, reject_code="0611", seed=2)
     for username, (role, tenant) in USERS.items():
         add_user(db, username, role, password=PASSWORD, **tenant)
     port = _free_port()

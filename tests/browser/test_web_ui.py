@@ -161,3 +161,21 @@ def test_screenshots_of_the_admin_pages(site: Site, page: Page):
     page.goto("/dashboard?year=2025&lang=en")
     expect(page.get_by_role("heading", level=2, name="Per IGO")).to_be_visible()
     screenshot(site, page, "07-dashboard-en")
+
+
+def test_claims_worklist_groups_rejections_and_resends_a_line_in_one_click(site: Site, page: Page):
+    """Issue 4: batches and their state, rejected lines by reason with the action, one-click resubmission."""
+    log_in(page, "beheer")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Declaraties").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Declaraties")
+    expect(page.locator("#batches-heading")).to_be_visible()
+    expect(page.get_by_text("beantwoord").first).to_be_visible()
+    group = page.locator("details.work-group").filter(has_text="0611")
+    expect(group.locator("summary")).to_contain_text("gegevens verbeteren en opnieuw indienen")
+    if group.get_attribute("open") is None:
+        group.locator("summary").click()
+    screenshot(site, page, "08-claims-worklist")
+    group.locator("input[type=checkbox]").first.check()
+    group.get_by_role("button", name="Gekozen regels opnieuw indienen").click()
+    expect(page.get_by_role("status").first).to_contain_text("1 regels in een nieuwe batch gezet")
+    expect(page.get_by_text("klaar om te versturen").first).to_be_visible()

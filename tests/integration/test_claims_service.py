@@ -50,7 +50,11 @@ def decided_lines(world: World, who: Principal) -> list[queries.ClaimLineView]:
     lines = []
     for row in page.items:
         detail = queries.get_pregnancy(world.db, who, row.pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
-        lines += [c for c in detail.claim_lines if PERIOD["period_start"] <= c.declaration_date <= PERIOD["period_end"]]
+        lines += [
+            c
+            for c in detail.claim_lines
+            if PERIOD["period_start"] <= c.declaration_date <= PERIOD["period_end"] and c.amount_cents
+        ]
     return lines
 
 

@@ -168,7 +168,8 @@ def _latest_lines(
         )
         .join(d, and_(d.c.run_id == c.c.run_id, d.c.pregnancy_id == c.c.pregnancy_id, d.c.phase == c.c.phase))
         .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
-        .where(c.c.declaration_date >= start, c.c.declaration_date <= end)
+        # A line of zero euros (a specialist's DBC whose fee is inside the hospital's) is not sent: it claims nothing.
+        .where(c.c.declaration_date >= start, c.c.declaration_date <= end, c.c.amount_cents != 0)
         .order_by(c.c.pregnancy_id, c.c.phase, c.c.line_no)
     )
     if not include_mono:

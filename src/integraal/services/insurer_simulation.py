@@ -145,6 +145,7 @@ def run_month(
     *,
     hidden_outside_share: float = 0.01,
     reject_share: float = 0.0,
+    reject_code: str = "0613",
     seed: int = 1,
     at: datetime | None = None,
 ) -> MonthRun:
@@ -164,7 +165,7 @@ def run_month(
             view,
             return_date=at.date(),
             reference=f"SIM-{batch.batch_id}",
-            random_rejection=RandomRejection(reject_share, seed=seed) if reject_share else None,
+            random_rejection=RandomRejection(reject_share, reject_code, seed) if reject_share else None,
         )
         summary = claims.apply_return(
             db, principal, get_format("kz302").write(returned), "kz302", at=at, as_of=at.date()
