@@ -636,7 +636,7 @@ def apply_return(
                 continue
             outcome = r.outcome()
             codes = [*r.insured_return_codes, *r.return_codes]
-            action = _next_action(codes, outcome)
+            action = next_action_for(codes, outcome)
             outcomes.append(
                 {
                     "b_line": item.line_id,
@@ -706,7 +706,7 @@ def apply_return(
     return summary
 
 
-def _next_action(codes: Sequence[str], outcome: ClaimState) -> str | None:
+def next_action_for(codes: Sequence[str], outcome: ClaimState) -> str | None:
     """The action for a line: that of its first return code with one (0587 first: it changes the decision)."""
     if outcome is ClaimState.ACCEPTED:
         return None
