@@ -276,3 +276,43 @@ def test_a_format_of_the_wrong_kind_is_refused(world):
     with pytest.raises(claims.ClaimsError, match="not a return file format"):
         claims.apply_return(world.db, ADMIN, b"", "fhir-payment", at=AT)
     assert {i.state for i in items(world, batch_id=batch.batch_id)} == {"ready"}
+
+
+def test_a_return_code_outside_cod954_is_refused_naming_where_and_changes_nothing(world):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    sent = claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    first = items(world, batch_id=batch.batch_id)[0]
+    before = [(i.line_id, i.state) for i in items(world)]
+    # KZ302: the reader names the line and the column of the code.
+    with pytest.raises(FormatError, match=r"line \d+, column \d+, field 'retourcode_01'.*9999 is not in the COD954"):
+        claims.apply_return(world.db, ADMIN, answer(sent, {first.line_id: (0, ("9999",))}), at=AT)
+    # CSV keeps unknown codes readable (a spreadsheet is where one investigates them); applying refuses them.
+    read = get_format("kz301").read(sent)
+    lines = tuple(
+        ReturnLine(line, line.signed_cents, 0 if line.line_id == first.line_id else line.signed_cents,
+                   ("9999",) if line.line_id == first.line_id else ())
+        for line in read.lines
+    )  # fmt: skip
+    returned = ReturnBatch(
+        read.sender_agb, read.receiver_uzovi, read.batch_id, read.creation_date, read.period_start,
+        read.period_end, "R", date(2026, 1, 20), (), lines,
+    )  # fmt: skip
+    with pytest.raises(claims.ClaimsError, match=f"line {first.line_id}: return code 9999"):
+        claims.apply_return(world.db, ADMIN, get_format("csv-return").write(returned), "csv-return", at=AT)
+    assert [(i.line_id, i.state) for i in items(world)] == before
+
+
+def test_a_member_that_claims_itself_gets_its_separate_lines_once(world):
+    """Members claim their monodisciplinary lines themselves where the IGO does not (issue 4, item 1)."""
+    member = principal("member_linde")
+    own = claims.member_batches(world.db, member, "08000001", **PERIOD)
+    assert own and all(b.sender_agb == "08000001" for b in own)
+    expected = [c for c in decided_lines(world, ADMIN) if c.kind == "mono" and c.claimant_agb == "08000001"]
+    assert sum(len(b.lines) for b in own) == len(expected)
+    assert sum(b.total_signed_cents for b in own) == sum(c.amount_cents for c in expected)
+    assert {b.receiver_uzovi for b in own} == {c.uzovi for c in expected}
+    # Once the IGO claimed them on the member's behalf, the member's export leaves them out.
+    claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    assert claims.member_batches(world.db, member, "08000001", **PERIOD) == []
+    with pytest.raises(NotFoundError):
+        claims.member_batches(world.db, member, "08000011", **PERIOD)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from integraal.claims.formats import FormatError
+from integraal.claims.formats import FormatError, get_format
 from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
 from integraal.services import claims, reconciliation
@@ -261,3 +261,31 @@ def open_(db: DbOption = None) -> None:
             format_euros(o.unallocated_cents),
         )
     out.print(table)
+
+
+@app.command(name="member-export")
+def member_export(
+    agb: Annotated[str, typer.Option(help="The member provider's AGB code.")],
+    period_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First declaration date.")],
+    period_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last declaration date.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the files (one per insurer).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, kz301 or fhir-claim.")] = "csv",
+    db: DbOption = None,
+) -> None:
+    """For a member that claims its separate (monodisciplinary) lines itself: its lines of fallback phases, one
+    file per insurer, without the lines the IGO already claimed on its behalf."""
+    database = open_database(db, needs="claim_batches")
+    if fmt not in claims.CLAIM_FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(claims.CLAIM_FORMATS)}", param_hint="--format")
+    batches = claims.member_batches(database, SYSTEM, agb, period_start=period_from.date(), period_end=period_to.date())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = get_format(fmt)
+    for batch in batches:
+        path = out_dir / f"{agb}-{batch.receiver_uzovi}.{fmt}"
+        path.write_bytes(writer.write(batch))
+        console.print(
+            f"{path}: {len(batch.lines):,} lines, {format_euros(batch.total_signed_cents)} "
+            f"for insurer {batch.receiver_uzovi}"
+        )
+    if not batches:
+        console.print(f"No separate lines of {agb} declared in the period (or the IGO claimed them).")

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from integraal.claims.batch import ClaimBatch, ClaimBatchLine, DebitCredit, ReturnBatch
 from integraal.claims.formats import get_format
 from integraal.claims.lifecycle import BOOKED_STATES, TRANSITIONS, ClaimState, IllegalTransitionError
-from integraal.claims.returncodes import NextAction, return_code
+from integraal.claims.returncodes import NextAction, return_code, return_codes
 from integraal.services import audit
 from integraal.services.access import (
     Action,
@@ -44,6 +44,9 @@ from integraal.services.access import (
 )
 from integraal.store import tables
 from integraal.store.database import Database
+
+SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
+"""Reads a member's own lines across IGOs (its tenant is its AGB, not an IGO); never used to write."""
 
 BUNDLE_BREAKER_CODE = "0587"
 """Already claimed or paid, also to another provider: on an integral line, a bundle breaker (DOMAIN.md §3)."""
@@ -627,6 +630,11 @@ def apply_return(
         unknown = [r.line.line_id for r in returned.lines if r.line.line_id not in items]
         if unknown:
             raise ClaimsError(f"return lines not in batch {row.batch_id}: {', '.join(unknown[:5])}")
+        known = return_codes()
+        for r in returned.lines:
+            for code in (*r.insured_return_codes, *r.return_codes):
+                if code not in known:
+                    raise ClaimsError(f"line {r.line.line_id}: return code {code} is not in the COD954 list")
         moves: list[tuple[str, ClaimState, str]] = []
         outcomes: list[dict[str, Any]] = []
         for r in returned.lines:
@@ -793,4 +801,54 @@ def list_batches(db: Database, principal: Principal) -> list[BatchSummary]:
             r.state,
         )
         for r in rows
+    ]
+
+
+# --- members who claim themselves -----------------------------------------------------------------------------
+
+
+def member_batches(
+    db: Database, principal: Principal, agb: str, *, period_start: date, period_end: date
+) -> list[ClaimBatch]:
+    """The monodisciplinary lines of member ``agb`` (fallback phases) declared in the period, one batch per
+    insurer with the member as sender, for members that claim their separate lines themselves. Lines the IGO
+    already claimed on the member's behalf are left out, so nothing is claimed by both."""
+    if principal.role is Role.MEMBER and principal.agb != agb:
+        raise NotFoundError("provider", agb)
+    require(principal, Action.READ_CLAIMS if principal.role is not Role.MEMBER else Action.READ_ACTIVITIES)
+    scope = principal if principal.role is not Role.MEMBER else SYSTEM_VIEW
+    i = tables.claim_items
+    with db.unit_of_work() as connection:
+        lines = [
+            r
+            for r in _latest_lines(connection, scope, period_start, period_end, include_mono=True)
+            if r.kind == "mono" and r.claimant_agb == agb
+        ]
+        claimed = {
+            (r.run_id, r.decision_line_no)
+            for chunk in range(0, len(lines), 900)
+            for r in connection.execute(
+                select(i.c.run_id, i.c.decision_line_no).where(
+                    i.c.pregnancy_id.in_({line.pregnancy_id for line in lines[chunk : chunk + 900]})
+                )
+            )
+        }
+    per_insurer: dict[str, list[ClaimBatchLine]] = defaultdict(list)
+    for r in lines:
+        if (r.run_id, r.line_no) in claimed:
+            continue
+        per_insurer[r.uzovi].append(
+            ClaimBatchLine(
+                line_id=f"M{r.run_id:06d}-{r.line_no:08d}",
+                bsn=r.bsn,
+                prestatie_code=r.prestatie_code,
+                service_start=r.service_start,
+                service_end=r.service_end,
+                quantity=Decimal(int(r.quantity_hundredths)) / 100,
+                amount_cents=int(r.amount_cents),
+            )
+        )
+    return [
+        ClaimBatch(agb, uzovi, f"{agb}{n:04d}", date.today(), period_start, period_end, tuple(batch))
+        for n, (uzovi, batch) in enumerate(sorted(per_insurer.items()), start=1)
     ]

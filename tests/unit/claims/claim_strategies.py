@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 from integraal.claims.batch import ClaimBatch, ClaimBatchLine, DebitCredit, ReturnBatch, ReturnLine
+from integraal.claims.returncodes import return_codes
 
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -37,7 +38,7 @@ def ascii_text(max_size: int) -> st.SearchStrategy[str]:
 
 
 days = st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 12, 31))
-codes = st.text(alphabet="0123456789", min_size=4, max_size=4)
+codes = st.sampled_from(sorted(return_codes()))  # codes from the COD954 list (readers refuse unknown ones)
 
 
 @st.composite

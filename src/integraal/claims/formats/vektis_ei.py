@@ -56,6 +56,7 @@ from integraal.claims.formats.fixedwidth import (
     record_type,
     split_records,
 )
+from integraal.claims.returncodes import return_codes
 from integraal.domain.identifiers import is_valid_bsn
 
 N, AN = FieldType.N, FieldType.AN
@@ -590,6 +591,8 @@ def _return_codes(record: _Record) -> tuple[str, ...]:
             raise record.error_at(name, "return codes must fill the first slots without gaps")
         if len(value) != 4 or not value.isdigit():
             raise record.error_at(name, f"return code {value!r} is not 4 digits (COD954)")
+        if value not in return_codes():
+            raise record.error_at(name, f"return code {value} is not in the COD954 list")
         codes.append(value)
     return tuple(codes)
 
