@@ -47,7 +47,10 @@ PROFILE_NAMES: dict[ClientProfile, tuple[str, str]] = {
     ClientProfile.REFERRED_PREGNANCY: ("verwezen tijdens de zwangerschap", "referred during pregnancy"),
     ClientProfile.REFERRED_LABOUR: ("verwezen tijdens de bevalling", "referred during labour"),
     ClientProfile.MEDICAL_INDICATION: ("medische indicatie vanaf de start", "medical indication from the start"),
-    ClientProfile.ENDED_EARLY: ("vroegtijdig beëindigd (miskraam, afbreking)", "ended early (miscarriage, termination)"),
+    ClientProfile.ENDED_EARLY: (
+        "vroegtijdig beëindigd (miskraam, afbreking)",
+        "ended early (miscarriage, termination)",
+    ),
 }
 
 
@@ -199,7 +202,9 @@ class DistributionInput:
         """
         outcomes = {(row.pregnancy_id, phase): outcome for row in self.pregnancies for phase, outcome in row.outcomes}
         return [
-            c for c in self.shadow_claims if outcomes.get((c.pregnancy_id, c.phase), Outcome.INTEGRAL) is Outcome.INTEGRAL
+            c
+            for c in self.shadow_claims
+            if outcomes.get((c.pregnancy_id, c.phase), Outcome.INTEGRAL) is Outcome.INTEGRAL
         ]
 
     def shadow_by_member(self, phase: Phase | None = None) -> dict[str, int]:

@@ -186,6 +186,10 @@ def _convert(spec: ParameterSpec, raw: object) -> tuple[object, list[ParameterPr
 
 def parameter_problems(params: Parameters) -> list[ParameterProblem]:
     """Every problem with a parameter dataclass: bounds, choices, table keys, and the model's cross-checks."""
+    return _field_problems(params) + params.cross_checks()
+
+
+def _field_problems(params: Parameters) -> list[ParameterProblem]:
     problems: list[ParameterProblem] = []
     for spec in schema(type(params)):
         value = getattr(params, spec.name)
@@ -203,7 +207,7 @@ def parameter_problems(params: Parameters) -> list[ParameterProblem]:
                 problems.extend(_check_bounds(spec, f"{spec.name}.{key}", cell))
         else:
             problems.extend(_check_bounds(spec, spec.name, Decimal(value)))
-    return problems + params.cross_checks()
+    return problems
 
 
 def parameters_from_mapping(params_type: type[P], values: Mapping[str, object]) -> P:
@@ -221,10 +225,11 @@ def parameters_from_mapping(params_type: type[P], values: Mapping[str, object]) 
             problems.extend(found)
             if not found:
                 converted[name] = value
-    if problems:
-        raise ParameterError(problems)
     params = params_type(**converted)
-    problems = parameter_problems(params)
+    # Bounds of the fields that did convert are reported too; cross-field rules only once every field is valid.
+    problems += _field_problems(params)
+    if not problems:
+        problems = params.cross_checks()
     if problems:
         raise ParameterError(problems)
     return params

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 from integraal.distribution.allocation import Allocation, Budget, ExplanationLine, eur, split_lines
 from integraal.distribution.inputs import DistributionInput
+from integraal.distribution.models.common import PHASE_EN, PHASE_NL
 from integraal.distribution.parameters import ParameterKind, Parameters, parameter
 from integraal.distribution.registry import Model, StepKind, register
-from integraal.domain.phase import PHASES
-
-PHASE_NL = {"prenatal": "prenatale fase", "natal": "natale fase", "postnatal": "postnatale fase"}
-PHASE_EN = {"prenatal": "prenatal phase", "natal": "natal phase", "postnatal": "postnatal phase"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +30,7 @@ class ShadowFeeForServiceParameters(Parameters):
     )
 
 
-def allocate(
-    budget: Budget, data: DistributionInput, params: ShadowFeeForServiceParameters, step: str
-) -> Allocation:
+def allocate(budget: Budget, data: DistributionInput, params: ShadowFeeForServiceParameters, step: str) -> Allocation:
     whole = data.shadow_by_member()
     lines: list[ExplanationLine] = []
     parts = [(None, budget.total)] if params.basis == "whole_period" else list(budget.by_phase)
@@ -44,8 +39,8 @@ def allocate(
         if phase is not None and sum(weights.values()) == 0:
             weights = whole
         total = sum(weights.values())
-        where_nl = "de hele periode" if phase is None else PHASE_NL[phase.value]
-        where_en = "the whole period" if phase is None else PHASE_EN[phase.value]
+        where_nl = "de hele periode" if phase is None else PHASE_NL[phase]
+        where_en = "the whole period" if phase is None else PHASE_EN[phase]
 
         def texts(
             agb: str, weight: int, part: int, total: int = total, nl: str = where_nl, en: str = where_en
