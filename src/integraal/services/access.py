@@ -97,6 +97,9 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     READ_CLAIMS = "read_claims"  # claim batches, their lines and the worklist
     MANAGE_CLAIMS = "manage_claims"  # build batches, send files, apply returns (money-changing)
+    SIMULATE_DISTRIBUTION = "simulate_distribution"  # run candidate plans on a period, book nothing
+    CLOSE_PERIOD = "close_period"  # book a plan's allocation for a period (money-changing, immutable)
+    READ_STATEMENTS = "read_statements"  # members' statements (a member: its own)
 
 
 _ALL = frozenset(Role)
@@ -112,6 +115,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
     Action.READ_CLAIMS: frozenset({Role.IGO_ADMIN, Role.IGO_BOARD, Role.INSURER, Role.SUPERUSER}),
     Action.MANAGE_CLAIMS: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
+    Action.SIMULATE_DISTRIBUTION: frozenset({Role.IGO_ADMIN, Role.IGO_BOARD, Role.SUPERUSER}),
+    Action.CLOSE_PERIOD: frozenset({Role.IGO_ADMIN, Role.SUPERUSER}),
+    Action.READ_STATEMENTS: frozenset({Role.IGO_ADMIN, Role.IGO_BOARD, Role.MEMBER, Role.SUPERUSER}),
 }
 """Role × action. Rows within an allowed action are narrowed further by the scope filters below."""
 

@@ -1,0 +1,184 @@
+"""What the distribution models divide, read from the database: the input of one IGO for one year.
+
+- **receipts**: the integral claim lines of the latest decision of each of the IGO's pregnancies whose
+  declaration date falls in the year — the bundled money the IGO receives for them;
+- **pregnancies**: each with its client profile (derived from the trajectory) and its phase outcomes;
+- **shadow claims**: what each member would have claimed on its own (*schaduwdeclaratie*). The trajectories are
+  decided once more without contracts, so every phase falls back and the engine prices each member's care at the
+  NZa tariffs, exactly as in a real fallback; done by the columnar engine for the whole year at once;
+- **activity counts** per member and activity type, and the **members** with their discipline.
+
+Members are the providers with a membership of the IGO in the year. Availability units default to one for the
+disciplines that keep 24/7 readiness (midwives, hospital, gynaecologists, kraamzorg) and zero for the others;
+quality scores come with the indicators (issue 6) and are empty until then.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy import and_, func, or_, select
+
+from integraal.data.loader import load_catalogue
+from integraal.distribution import (
+    ActivityCount,
+    DistributionInput,
+    Member,
+    PregnancyRow,
+    Receipt,
+    ShadowClaim,
+    derive_client_profile,
+)
+from integraal.domain.contract import ContractBook
+from integraal.domain.phase import Phase
+from integraal.domain.provider import Discipline
+from integraal.rules.bulk import decide_frames
+from integraal.rules.decision import Outcome
+from integraal.rules.engine import DecisionContext
+from integraal.rules.matching import TrajectoryIndex
+from integraal.services.access import Action, NotFoundError, Principal, Role, require
+from integraal.services.decisions import _assign
+from integraal.store import tables
+from integraal.store.bulk import read_frame
+from integraal.store.database import Database
+from integraal.store.repositories import load_activities, load_context, load_pregnancies
+
+READY_DISCIPLINES = frozenset({Discipline.MIDWIFE, Discipline.HOSPITAL, Discipline.GYNAECOLOGIST, Discipline.KRAAMZORG})
+
+PREGNANCY_FRAME = {
+    "pregnancy_id": pl.String(),
+    "bsn": pl.String(),
+    "uzovi": pl.String(),
+    "igo_id": pl.String(),
+    "intake_date": pl.Date(),
+    "due_date": pl.Date(),
+    "labour_date": pl.Date(),
+    "end_date": pl.Date(),
+    "end_reason": pl.String(),
+    "referral_date": pl.Date(),
+    "referral_stage": pl.String(),
+}
+
+
+def distribution_input(db: Database, principal: Principal, igo_id: str, year: int) -> DistributionInput:
+    """The input of ``igo_id``'s distribution for ``year`` (see the module docstring)."""
+    require(principal, Action.SIMULATE_DISTRIBUTION)
+    if principal.role is not Role.SUPERUSER and principal.igo_id != igo_id:
+        raise NotFoundError("igo", igo_id)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    p, d, c, m, prov = (
+        tables.pregnancies,
+        tables.phase_decisions,
+        tables.claim_lines,
+        tables.memberships,
+        tables.providers,
+    )
+    catalogue = load_catalogue()
+    with db.unit_of_work() as connection:
+        if connection.execute(select(tables.igos.c.igo_id).where(tables.igos.c.igo_id == igo_id)).first() is None:
+            raise NotFoundError("igo", igo_id)
+        members = tuple(
+            Member(agb, Discipline(discipline), name, Decimal(1 if Discipline(discipline) in READY_DISCIPLINES else 0))
+            for agb, discipline, name in connection.execute(
+                select(prov.c.agb, prov.c.discipline, prov.c.name)
+                .join(m, m.c.agb == prov.c.agb)
+                .where(
+                    m.c.igo_id == igo_id,
+                    m.c.start_date <= end,
+                    or_(m.c.end_date.is_(None), m.c.end_date >= start),
+                )
+                .group_by(prov.c.agb, prov.c.discipline, prov.c.name)
+                .order_by(prov.c.agb)
+            )
+        )
+        latest = (
+            select(d.c.pregnancy_id, d.c.phase, func.max(d.c.run_id).label("run_id"))
+            .join(p, p.c.pregnancy_id == d.c.pregnancy_id)
+            .where(p.c.igo_id == igo_id)
+            .group_by(d.c.pregnancy_id, d.c.phase)
+            .subquery("latest")
+        )
+        receipts = [
+            Receipt(Phase(phase), int(amount), pregnancy_id)
+            for pregnancy_id, phase, amount in connection.execute(
+                select(c.c.pregnancy_id, c.c.phase, c.c.amount_cents)
+                .select_from(latest)
+                .join(
+                    c,
+                    and_(
+                        c.c.pregnancy_id == latest.c.pregnancy_id,
+                        c.c.phase == latest.c.phase,
+                        (c.c.run_id + 0) == latest.c.run_id,  # by pregnancy, not by scanning a run (see dashboard)
+                    ),
+                )
+                .where(c.c.kind == "integral", c.c.declaration_date >= start, c.c.declaration_date <= end)
+                .order_by(c.c.pregnancy_id, c.c.phase)
+            )
+        ]
+        paid_for = sorted({r.pregnancy_id for r in receipts if r.pregnancy_id})
+        outcomes: dict[str, list[tuple[Phase, Outcome]]] = defaultdict(list)
+        for pregnancy_id, phase, outcome in connection.execute(
+            select(d.c.pregnancy_id, d.c.phase, d.c.outcome)
+            .select_from(latest)
+            .join(
+                d,
+                and_(
+                    d.c.run_id == latest.c.run_id,
+                    d.c.pregnancy_id == latest.c.pregnancy_id,
+                    d.c.phase == latest.c.phase,
+                ),
+            )
+        ):
+            outcomes[pregnancy_id].append((Phase(phase), Outcome(outcome)))
+        pregnancies = load_pregnancies(connection, paid_for) if paid_for else []
+        context = load_context(connection, catalogue)
+        pregnancy_frame = (
+            read_frame(
+                connection,
+                select(*(p.c[name] for name in PREGNANCY_FRAME)).where(p.c.pregnancy_id.in_(paid_for)),
+                PREGNANCY_FRAME,
+            )
+            if paid_for
+            else pl.DataFrame(schema=PREGNANCY_FRAME)
+        )
+        activities = load_activities(connection, sorted({x.bsn for x in pregnancies})) if pregnancies else None
+
+    rows = tuple(
+        PregnancyRow(x.pregnancy_id, derive_client_profile(x), tuple(sorted(outcomes.get(x.pregnancy_id, ()))))
+        for x in pregnancies
+    )
+    shadow: list[ShadowClaim] = []
+    counts: list[ActivityCount] = []
+    if activities is not None and activities.height:
+        trailing = max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
+        assigned, _ = _assign(activities, TrajectoryIndex(pregnancies, trailing), False)
+        assigned = assigned.filter(pl.col("pregnancy_id").is_in(paid_for))
+        # No contracts: every phase falls back and the members' care is priced as they would claim it alone.
+        no_contracts = DecisionContext(catalogue, context.providers, context.igos, context.memberships, ContractBook())
+        bulk = decide_frames(pregnancy_frame, assigned, no_contracts, end)
+        agbs = {member.agb for member in members}
+        claims = bulk.claims.filter(pl.col("kind") == "mono", pl.col("claimant_agb").is_in(list(agbs)))
+        grouped = claims.group_by("pregnancy_id", "phase", "claimant_agb").agg(pl.col("amount_cents").sum())
+        shadow = [
+            ShadowClaim(pregnancy_id, Phase(phase), agb, int(amount))
+            for pregnancy_id, phase, agb, amount in grouped.sort("pregnancy_id", "phase", "claimant_agb").iter_rows()
+            if amount
+        ]
+        per_type = (
+            assigned.filter(pl.col("agb").is_in(list(agbs)))
+            .group_by("agb", "activity_code")
+            .agg(pl.len().alias("n"))
+            .sort("agb", "activity_code")
+        )
+        counts = [ActivityCount(agb, code, Decimal(int(n))) for agb, code, n in per_type.iter_rows()]
+    return DistributionInput(
+        year=year,
+        members=members,
+        receipts=tuple(receipts),
+        pregnancies=rows,
+        shadow_claims=tuple(shadow),
+        activities=tuple(counts),
+    )
