@@ -179,3 +179,26 @@ def test_claims_worklist_groups_rejections_and_resends_a_line_in_one_click(site:
     group.get_by_role("button", name="Gekozen regels opnieuw indienen").click()
     expect(page.get_by_role("status").first).to_contain_text("1 regels in een nieuwe batch gezet")
     expect(page.get_by_text("klaar om te versturen").first).to_be_visible()
+
+
+def test_board_compares_two_plans_and_sees_each_members_difference(site: Site, page: Page):
+    """Issue 5: a board member compares plans and sees per-member differences (table, bars, waterfall)."""
+    log_in(page, "bestuur")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Verdeling").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Verdelen achter de voordeur")
+    page.get_by_label("Jaar").select_option("2025")
+    page.get_by_label("Cliëntprofielen met beschikbaarheid en kwaliteit").uncheck()
+    page.get_by_role("button", name="Vergelijken").click()
+    table = page.locator("#comparison")
+    expect(table.locator("thead")).to_contain_text("Verschil: Vaste verdeelsleutel per discipline")
+    expect(table.locator("thead")).not_to_contain_text("Cliëntprofielen")
+    rows = table.locator("tbody tr")
+    assert rows.count() >= 5
+    first = rows.first.locator("td")
+    # Every member row: the current plan, the new plan, and their difference in euros and percent.
+    expect(first.nth(3)).to_contain_text("€")
+    expect(page.locator("svg.chart")).to_have_count(2)
+    expect(page.locator("#fall-heading")).to_contain_text(
+        "Van Historisch (schaduwdeclaratie) naar Vaste verdeelsleutel"
+    )
+    screenshot(site, page, "09-distribution-compare")

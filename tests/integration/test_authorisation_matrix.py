@@ -78,6 +78,8 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/claims/worklist"): CASE_DATA,
     ("POST", "/api/claims/payments"): roles("igo_admin", "superuser"),
     ("GET", "/api/claims/open"): CASE_DATA,
+    ("GET", "/api/distribution/plans"): roles("igo_admin", "igo_board", "superuser"),
+    ("GET", "/api/distribution/simulation"): roles("igo_admin", "igo_board", "superuser"),
 }
 
 SUCCESS = {
@@ -108,6 +110,7 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/claims/batches/{batch_id}/send"): roles("igo_admin", "superuser"),
     ("POST", "/claims/returns"): roles("igo_admin", "superuser"),
     ("POST", "/claims/resubmit"): roles("igo_admin", "superuser"),
+    ("GET", "/distribution"): roles("igo_admin", "igo_board", "superuser"),
 }
 WEB_SUCCESS = {
     ("GET", "/"): 303,
@@ -246,6 +249,9 @@ def call(world: World, method: str, path: str, person: Person | None):
         return world.client.post(url, json={"as_of": "2026-01-01"}, headers=headers)
     if (method, path) == ("POST", "/api/claims/batches"):
         return world.client.post(url, json=CLAIM_PERIOD, headers=headers)
+    if (method, path) == ("GET", "/api/distribution/simulation"):
+        igo = home_igo(person) if person else "IGO-RIV"
+        return world.client.get(url, params={"igo_id": igo, "year": 2025}, headers=headers)
     if (method, path) == ("POST", "/api/claims/payments"):
         name = person.username if person else "anonymous"
         body = {"payment_id": f"PAY-{name}", "uzovi": "3311", "received_on": "2026-02-01", "total_cents": 0}

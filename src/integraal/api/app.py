@@ -16,6 +16,7 @@ from integraal.api.routers import (
     claims,
     contracts,
     decisions,
+    distribution,
     health,
     igos,
     pregnancies,
@@ -24,7 +25,19 @@ from integraal.api.routers import (
 from integraal.api.settings import Settings
 from integraal.store.database import Database
 
-ROUTERS = (health, auth, providers, igos, contracts, pregnancies, activities, decisions, claims, audit)
+ROUTERS = (
+    health,
+    auth,
+    providers,
+    igos,
+    contracts,
+    pregnancies,
+    activities,
+    decisions,
+    claims,
+    distribution,
+    audit,
+)
 
 DESCRIPTION = """\
 The money and data side of integrated birth care: providers, IGOs, contracts, pregnancies (care trajectories)

@@ -340,6 +340,7 @@ def _calibration_table(rows: Sequence[CalibrationRow], sources: bool = True) -> 
 app.add_typer(__import__("integraal.cli.users", fromlist=["app"]).app, name="user")
 app.add_typer(__import__("integraal.cli.serve", fromlist=["app"]).app)
 app.add_typer(__import__("integraal.cli.claims", fromlist=["app"]).app, name="claims")
+app.add_typer(__import__("integraal.cli.distribute", fromlist=["app"]).app, name="distribute")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -169,11 +169,14 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
         ]
         per_type = (
             assigned.filter(pl.col("agb").is_in(list(agbs)))
-            .group_by("agb", "activity_code")
+            .group_by("agb", "activity_code", "pregnancy_id")
             .agg(pl.len().alias("n"))
-            .sort("agb", "activity_code")
+            .sort("agb", "activity_code", "pregnancy_id")
         )
-        counts = [ActivityCount(agb, code, Decimal(int(n))) for agb, code, n in per_type.iter_rows()]
+        counts = [
+            ActivityCount(agb, code, Decimal(int(n)), pregnancy_id)
+            for agb, code, pregnancy_id, n in per_type.iter_rows()
+        ]
     return DistributionInput(
         year=year,
         members=members,

@@ -101,6 +101,7 @@ def _navigation(visitor: Visitor) -> list[tuple[str, str]]:
         ("/activities", N_("Activities"), Action.READ_ACTIVITIES),
         ("/upload", N_("Upload"), Action.UPLOAD_ACTIVITIES),
         ("/claims", N_("Claims"), Action.READ_CLAIMS),
+        ("/distribution", N_("Distribution"), Action.SIMULATE_DISTRIBUTION),
         ("/audit", N_("Audit log"), Action.READ_AUDIT),
     ]
     return [(path, name) for path, name, action in items if allowed(principal, action)]
