@@ -202,3 +202,15 @@ def test_board_compares_two_plans_and_sees_each_members_difference(site: Site, p
         "Van Historisch (schaduwdeclaratie) naar Vaste verdeelsleutel"
     )
     screenshot(site, page, "09-distribution-compare")
+
+
+def test_funding_scenarios_report_reads_for_a_board(site: Site, page: Page):
+    """Issue 5, part 6: (a) monodisciplinary, (b) integral contract, (c) client profiles, per provider and insurer."""
+    log_in(page, "bestuur")
+    page.goto("/distribution?year=2025")
+    page.get_by_role("link", name="Bekostigingsscenario’s voor de regio").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Bekostigingsscenario’s · IGO-01 2025")
+    expect(page.locator("#providers-heading")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="laag risico, eerstelijns gebleven")).to_be_visible()
+    expect(page.get_by_text("budgetneutraal")).to_be_visible()
+    screenshot(site, page, "10-funding-scenarios")

@@ -111,6 +111,7 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/claims/returns"): roles("igo_admin", "superuser"),
     ("POST", "/claims/resubmit"): roles("igo_admin", "superuser"),
     ("GET", "/distribution"): roles("igo_admin", "igo_board", "superuser"),
+    ("GET", "/distribution/scenarios"): roles("igo_admin", "igo_board", "superuser"),
 }
 WEB_SUCCESS = {
     ("GET", "/"): 303,

@@ -63,9 +63,8 @@ def upsert_frame(
 def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
     """Run ``query`` and return its rows as a frame with ``schema`` (dates parsed column-wise)."""
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = (
-        tuple(compiled.params[name] for name in compiled.positiontup or ()) if compiled.positional else compiled.params
-    )
+    values = compiled.params  # a property that rebuilds every parameter: read it once, not once per parameter
+    params: Any = tuple(values[name] for name in compiled.positiontup or ()) if compiled.positional else values
     cursor = connection.exec_driver_sql(compiled.string, params)
     raw_schema = {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
     frames = []

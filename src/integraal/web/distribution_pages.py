@@ -17,6 +17,7 @@ from integraal.domain.money import format_euros
 from integraal.services import dashboard
 from integraal.services.access import AccessDeniedError, Action, NotFoundError, allowed
 from integraal.services.distribution import plan_presets, simulate
+from integraal.services.funding_scenarios import funding_scenarios
 from integraal.web.charts import Series, grouped_bars, waterfall
 from integraal.web.pages import _error, _page, _visitor
 
@@ -92,3 +93,27 @@ def distribution_page(
         fall=fall,
     )
     return _page(request, visitor, "distribution.html", **context)
+
+
+@router.get("/distribution/scenarios")
+def scenarios_page(
+    request: Request,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    igo_id: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """Funding scenarios (a) monodisciplinary, (b) integral contract, (c) client profiles, for a board or policy."""
+    visitor = _visitor(request)
+    principal = visitor.principal
+    assert principal is not None
+    if not allowed(principal, Action.SIMULATE_DISTRIBUTION):
+        return _error(request, visitor, 403, "forbidden")
+    igo = principal.igo_id or igo_id
+    years = dashboard.years_in_scope(get_database(request), principal)
+    year = year or (years[0] if years else date.today().year)
+    context: dict[str, Any] = {"igo": igo, "year": year, "years": years, "s": None}
+    if igo:
+        try:
+            context["s"] = funding_scenarios(get_database(request), principal, igo, year)
+        except NotFoundError:
+            return _error(request, visitor, 404, "not_found")
+    return _page(request, visitor, "scenarios.html", **context)

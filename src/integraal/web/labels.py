@@ -82,6 +82,13 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "sent": pgettext_noop("batch_state", "sent"),
         "returned": pgettext_noop("batch_state", "answered"),
     },
+    "profile": {
+        "low_risk_primary": pgettext_noop("profile", "low risk, stayed in primary care"),
+        "referred_pregnancy": pgettext_noop("profile", "referred during pregnancy"),
+        "referred_labour": pgettext_noop("profile", "referred during labour"),
+        "medical_indication": pgettext_noop("profile", "medical indication from the start"),
+        "ended_early": pgettext_noop("profile", "ended early (miscarriage, termination)"),
+    },
     "role": {
         "igo_admin": pgettext_noop("role", "back office"),
         "igo_board": pgettext_noop("role", "board"),

@@ -1,0 +1,67 @@
+"""Benchmark: simulate the three shipped distribution plans for a national year (issue 5; target: the three
+together under 10 s). Prints, per IGO and in total, the time to read the input (receipts, profiles, shadow
+claims by a contract-less columnar decision) and the time to run the plans, with peak memory.
+
+Uses a decided national year (``--db``, e.g. what ``benchmarks/national_year.py --keep DIR`` leaves; it is
+upgraded to the newest schema in place), or builds one first. Run on demand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from claims_national import PeakMemory, build_region
+from sqlalchemy import select
+
+from integraal.distribution import run_plan
+from integraal.services.access import SYSTEM
+from integraal.services.distribution import build_plan, plan_presets
+from integraal.services.distribution_input import distribution_input
+from integraal.store import tables
+from integraal.store.database import Database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, help="a decided national year")
+    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--pregnancies", type=int, default=170_000)
+    args = parser.parse_args()
+    path = args.db or build_region(Path(tempfile.mkdtemp(prefix="integraal-dist-bench-")), args.pregnancies)
+    database = Database(str(path))
+    database.migrate()
+    with database.unit_of_work() as connection:
+        igos = list(connection.execute(select(tables.igos.c.igo_id).order_by(tables.igos.c.igo_id)).scalars())
+    _, presets = plan_presets()
+    total_input = total_plans = 0.0
+    receipts = pregnancies = 0
+    with PeakMemory() as memory:
+        for igo in igos:
+            started = time.perf_counter()
+            data = distribution_input(database, SYSTEM, igo, args.year)
+            read = time.perf_counter() - started
+            started = time.perf_counter()
+            for info in presets.values():
+                allocation = run_plan(build_plan(info, args.year), data)
+                assert sum(allocation.amounts().values()) == allocation.distributed_cents
+            ran = time.perf_counter() - started
+            total_input += read
+            total_plans += ran
+            receipts += len(data.receipts)
+            pregnancies += len(data.pregnancies)
+            print(
+                f"{igo:<10} {len(data.pregnancies):>7,} pregnancies {len(data.members):>3} members   "
+                f"input {read:6.1f} s   {len(presets)} plans {ran:6.2f} s",
+                flush=True,
+            )
+    print(
+        f"total: {pregnancies:,} pregnancies, {receipts:,} receipts; input {total_input:.1f} s; "
+        f"{len(presets)} plans {total_plans:.2f} s; peak RSS {memory.peak / 2**20:,.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
