@@ -379,3 +379,62 @@ payment_allocations = Table(
     Index("ix_payment_allocations_line_id", "line_id"),
 )
 """Which claim lines a payment paid, and how much of each."""
+
+# --- booking and statements (issue 5, part 5) -------------------------------------------------------------
+# Append-only: the service never updates or deletes these rows, and migration 0004 adds database triggers that
+# refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), so a closed period cannot change even by hand.
+
+distribution_periods = Table(
+    "distribution_periods",
+    metadata,
+    Column("period_id", String(50), primary_key=True),  # "<igo_id>-<year>", e.g. IGO-RIV-2025
+    Column("igo_id", String(40), ForeignKey("igos.igo_id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("status", String(12), nullable=False),  # closed (a period exists here only once closed)
+    Column("plan_key", String(60), nullable=False),
+    Column("plan_name", String(200), nullable=False),
+    Column("plan_json", Text, nullable=False),  # every step with all its parameters, defaults filled in
+    Column("input_json", Text, nullable=False),  # the exact DistributionInput the plan ran on
+    Column("input_fingerprint", String(64), nullable=False),  # SHA-256 of input_json
+    Column("format_version", Integer, nullable=False),  # layout of plan_json / input_json
+    Column("received_cents", BigInteger, nullable=False),  # the year's own money, divided by the allocation
+    Column("adjustment_cents", BigInteger, nullable=False),  # corrections of earlier periods booked here
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    UniqueConstraint("igo_id", "year", name="uq_distribution_periods_igo_year"),
+)
+"""A closed distribution period of one IGO and year: the plan and input it was booked on (reproducible)."""
+
+booked_lines = Table(
+    "booked_lines",
+    metadata,
+    Column("period_id", String(50), ForeignKey("distribution_periods.period_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("kind", String(12), nullable=False),  # allocation, adjustment
+    Column("recipient", String(8), nullable=False),  # a member's AGB, or IGO
+    Column("step", String(200), nullable=False),
+    Column("model", String(40), nullable=False),
+    Column("phase", String(12), nullable=True),  # the phase a main-model line divides; NULL: the whole period
+    Column("basis", Text, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("text_nl", Text, nullable=False),
+    Column("text_en", Text, nullable=False),
+    Column("adjusts_period_id", String(50), ForeignKey("distribution_periods.period_id"), nullable=True),
+    Column("source", Text, nullable=True),  # for an adjustment: the receipts that changed and the claim lines why
+    Index("ix_booked_lines_adjusts_period_id", "adjusts_period_id"),
+)
+"""The explanation lines a period booked: its own allocation, and adjustments of earlier closed periods."""
+
+booked_receipts = Table(
+    "booked_receipts",
+    metadata,
+    Column("period_id", String(50), ForeignKey("distribution_periods.period_id"), primary_key=True),
+    Column("booked_in", String(50), ForeignKey("distribution_periods.period_id"), primary_key=True),
+    Column("pregnancy_id", String(60), primary_key=True),
+    Column("phase", String(12), primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),  # at closing: the receipt; in an adjustment: the change
+    Column("note", Text, nullable=False),  # where the amount comes from: the decision, or the claim lines
+)
+"""The money each booking of a period rested on, per pregnancy and phase. ``booked_in`` = ``period_id``: the
+receipts at closing; a later ``booked_in``: the change found when that later period was closed. Their sum per
+pregnancy and phase is the money of the period as booked so far, which the next closing compares with."""
