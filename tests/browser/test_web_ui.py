@@ -184,7 +184,7 @@ def test_claims_worklist_groups_rejections_and_resends_a_line_in_one_click(site:
 def test_board_compares_two_plans_and_sees_each_members_difference(site: Site, page: Page):
     """Issue 5: a board member compares plans and sees per-member differences (table, bars, waterfall)."""
     log_in(page, "bestuur")
-    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Verdeling").click()
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Verdeling", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Verdelen achter de voordeur")
     page.get_by_label("Jaar").select_option("2025")
     page.get_by_label("Cliëntprofielen met beschikbaarheid en kwaliteit").uncheck()
@@ -214,3 +214,25 @@ def test_funding_scenarios_report_reads_for_a_board(site: Site, page: Page):
     expect(page.get_by_role("rowheader", name="laag risico, eerstelijns gebleven")).to_be_visible()
     expect(page.get_by_text("budgetneutraal")).to_be_visible()
     screenshot(site, page, "10-funding-scenarios")
+
+
+def test_back_office_closes_the_year_and_a_member_statement_shows_the_total(site: Site, page: Page):
+    """Issue 5, part 5: close a period with the chosen plan; statements per member, as a page and as PDF."""
+    log_in(page, "backoffice")
+    page.goto("/distribution?year=2025")
+    page.get_by_label("2025 afsluiten met het plan dat het bestuur koos").select_option("verdeelsleutel")
+    page.get_by_role("button", name="Periode afsluiten").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Verdelingsoverzichten")
+    rows = page.locator("#statements tbody tr")
+    expect(rows.first).to_be_visible()
+    rows.first.get_by_role("link", name="open").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Verdelingsoverzicht 2025")
+    total = page.locator("tfoot td").inner_text()
+    assert total.startswith("€")
+    screenshot(site, page, "11-statement")
+    pdf = page.request.get(page.url + "/pdf")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    # Closing the same year again is refused: a closed period never changes.
+    page.goto("/distribution?year=2025")
+    page.get_by_role("button", name="Periode afsluiten").click()
+    expect(page.get_by_role("alert")).to_contain_text("already closed")

@@ -80,12 +80,21 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/claims/open"): CASE_DATA,
     ("GET", "/api/distribution/plans"): roles("igo_admin", "igo_board", "superuser"),
     ("GET", "/api/distribution/simulation"): roles("igo_admin", "igo_board", "superuser"),
+    ("POST", "/api/distribution/periods"): roles("igo_admin", "superuser"),
+    ("GET", "/api/distribution/periods"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("GET", "/api/distribution/periods/{period_id}/statements/{agb}"): roles(
+        "igo_admin", "igo_board", "member", "superuser"
+    ),
+    ("GET", "/api/distribution/periods/{period_id}/statements/{agb}/pdf"): roles(
+        "igo_admin", "igo_board", "member", "superuser"
+    ),
 }
 
 SUCCESS = {
     ("POST", "/api/decisions/runs"): 201,
     ("POST", "/api/claims/batches"): 201,
     ("POST", "/api/claims/payments"): 201,
+    ("POST", "/api/distribution/periods"): 201,
 }
 CLAIM_PERIOD = {"period_start": "2025-01-01", "period_end": "2025-12-31"}
 
@@ -112,6 +121,10 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/claims/resubmit"): roles("igo_admin", "superuser"),
     ("GET", "/distribution"): roles("igo_admin", "igo_board", "superuser"),
     ("GET", "/distribution/scenarios"): roles("igo_admin", "igo_board", "superuser"),
+    ("POST", "/distribution/close"): roles("igo_admin", "superuser"),
+    ("GET", "/statements"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("GET", "/statements/{period_id}/{agb}"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("GET", "/statements/{period_id}/{agb}/pdf"): roles("igo_admin", "igo_board", "member", "superuser"),
 }
 WEB_SUCCESS = {
     ("GET", "/"): 303,
@@ -121,6 +134,7 @@ WEB_SUCCESS = {
     ("POST", "/pregnancies/{pregnancy_id}/decide"): 303,
     ("POST", "/claims/build"): 303,
     ("POST", "/claims/resubmit"): 303,
+    ("POST", "/distribution/close"): 303,
 }
 
 
@@ -182,6 +196,7 @@ def path_params(person: Person | None) -> dict[str, str]:
             "slug": "not-found",
             "lang": "en",
             "batch_id": "B0000001",
+            "period_id": "IGO-RIV-2025",
         }
     igo = home_igo(person)
     own = sorted(person.own_pregnancies()) or ["Z-0001"]
@@ -194,6 +209,7 @@ def path_params(person: Person | None) -> dict[str, str]:
         "slug": "not-found",
         "lang": "en",
         "batch_id": "B0000001",
+        "period_id": f"{igo}-2025",
     }
 
 
@@ -250,6 +266,18 @@ def call(world: World, method: str, path: str, person: Person | None):
         return world.client.post(url, json={"as_of": "2026-01-01"}, headers=headers)
     if (method, path) == ("POST", "/api/claims/batches"):
         return world.client.post(url, json=CLAIM_PERIOD, headers=headers)
+    if (method, path) == ("POST", "/api/distribution/periods"):
+        igo = home_igo(person) if person else "IGO-RIV"
+        # Each closes a period no other test closes (the statement tests close 2025 first).
+        year = 2026 if person is not None and person.role == "superuser" else 2024
+        return world.client.post(url, json={"igo_id": igo, "year": year, "plan": "historisch"}, headers=headers)
+    if path.startswith("/api/distribution/periods/{period_id}"):
+        igo = home_igo(person) if person else "IGO-RIV"
+        root = world.headers("root")  # the period must be closed for a statement (409 when it already is)
+        world.client.post(
+            "/api/distribution/periods", json={"igo_id": igo, "year": 2025, "plan": "historisch"}, headers=root
+        )
+        return world.client.request(method, url, headers=headers)
     if (method, path) == ("GET", "/api/distribution/simulation"):
         igo = home_igo(person) if person else "IGO-RIV"
         return world.client.get(url, params={"igo_id": igo, "year": 2025}, headers=headers)
@@ -357,6 +385,19 @@ def web_call(world: World, method: str, path: str, person: Person | None):
         return world.client.post(url, data=token, files=files, follow_redirects=False)
     if (method, path) == ("POST", "/claims/build"):
         return world.client.post(url, data=token | CLAIM_PERIOD, follow_redirects=False)
+    if (method, path) == ("POST", "/distribution/close"):
+        year = "2023" if person is not None and person.role != "superuser" else "2027"  # closed once each
+        form = token | {"year": year, "plan": "historisch", "igo_id": "IGO-RIV"}
+        return world.client.post(url, data=form, follow_redirects=False)
+    if path.startswith("/statements/"):
+        igo = home_igo(person) if person else "IGO-RIV"
+        root = world.headers("root")
+        world.client.post(
+            "/api/distribution/periods", json={"igo_id": igo, "year": 2025, "plan": "historisch"}, headers=root
+        )
+        if secret:
+            world.client.cookies.set(SESSION_COOKIE, secret)
+        return world.client.get(url, follow_redirects=False)
     if path in ("/claims/batches/{batch_id}/send", "/claims/returns"):
         world.client.cookies.clear()
         api_path = "/api/claims/batches/{batch_id}/send" if path.endswith("/send") else "/api/claims/returns"
@@ -397,6 +438,8 @@ def test_web_page_as_role(world, method, path, person):
         assert response.headers["location"].startswith("/login?next=")
     if response.status_code < 300 and person is not None and path.endswith("/send"):
         assert response.headers["content-type"] == "application/octet-stream"  # the claim file itself
+    elif response.status_code < 300 and person is not None and path.endswith("/pdf"):
+        assert response.content.startswith(b"%PDF")
     elif response.status_code < 300 and person is not None:
         assert response.headers["content-type"].startswith("text/html")
         body = response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,8 @@ from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
 from integraal.services.access import SYSTEM
 from integraal.services.distribution import plan_presets, simulate
+from integraal.services.periods import PeriodError, close_period, list_periods
+from integraal.services.statements import statement, statement_pdf
 
 app = typer.Typer(
     help="Dividing the bundled money among the IGO's members: run candidate plans side by side (nothing is "
@@ -79,3 +82,74 @@ def simulate_command(
     out.print(table)
     console.print(("Huidig plan: " if nl else "Current plan: ") + result.current + ". " + (
         "Niets is geboekt." if nl else "Nothing was booked."))  # fmt: skip
+
+
+@app.command()
+def close(
+    igo: Annotated[str, typer.Option(help="The IGO.")],
+    year: Annotated[int, typer.Option(help="The year to close.")],
+    plan: Annotated[str, typer.Option(help="The plan the board chose (see `integraal distribute plans`).")],
+    db: DbOption = None,
+) -> None:
+    """Close a period: book the chosen plan's allocation for good. A closed period never changes; later
+    corrections of its money are booked as adjustments when the next period closes."""
+    database = open_database(db, needs="booked_lines")
+    try:
+        closed = close_period(database, SYSTEM, igo, year, plan)
+    except (PeriodError, KeyError, LookupError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    adjustments = sum(line.amount_cents for line in closed.lines if line.kind == "adjustment")
+    console.print(
+        f"{closed.period.period_id} closed with plan {plan}: {len(closed.lines):,} lines, "
+        f"{format_euros(closed.period.received_cents)} divided; adjustments of earlier periods "
+        f"{format_euros(adjustments)}."
+    )
+
+
+@app.command()
+def periods(db: DbOption = None) -> None:
+    """The closed periods."""
+    database = open_database(db, needs="booked_lines")
+    table = Table(title="Closed periods")
+    for column in ("period", "IGO", "year", "plan", "received", "adjustments", "closed"):
+        table.add_column(column)
+    for p in list_periods(database, SYSTEM):
+        table.add_row(
+            p.period_id,
+            p.igo_id,
+            str(p.year),
+            p.plan_key,
+            format_euros(p.received_cents),
+            format_euros(p.adjustment_cents),
+            f"{p.closed_at:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+
+
+@app.command(name="statement")
+def statement_command(
+    period: Annotated[str, typer.Option(help="The closed period, e.g. IGO-RIV-2025.")],
+    agb: Annotated[str, typer.Option(help="The member.")],
+    pdf: Annotated[Path | None, typer.Option(help="Write the statement as PDF here.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="nl or en")] = "nl",
+    db: DbOption = None,
+) -> None:
+    """A member's statement for a closed period: received per phase, fees, bonus, adjustments, total, reasons."""
+    database = open_database(db, needs="booked_lines")
+    try:
+        result = statement(database, SYSTEM, period, agb)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if pdf is not None:
+        pdf.write_bytes(statement_pdf(result, lang))
+        console.print(f"{pdf}: {format_euros(result.total_cents, lang)} for {result.name}")
+        return
+    table = Table(title=f"{result.name} · {result.period_id} · {result.plan_name}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for line in result.lines:
+        table.add_row(line.text_nl if lang == "nl" else line.text_en, format_euros(line.amount_cents, lang))
+    table.add_row("[bold]totaal[/]" if lang == "nl" else "[bold]total[/]", format_euros(result.total_cents, lang))
+    out.print(table)

@@ -381,7 +381,7 @@ def statement_pdf(
         (labels["igo_received"], format_euros(statement.igo_received_cents, lang)),
     ):
         pdf.set_font(family, "B", 9.5)
-        pdf.cell(55, 5.5, t(label))
+        pdf.cell(74, 5.5, t(label))
         pdf.set_font(family, "", 9.5)
         pdf.cell(0, 5.5, t(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)

@@ -9,15 +9,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
 from integraal.api.deps import get_database
 from integraal.domain.money import format_euros
 from integraal.services import dashboard
-from integraal.services.access import AccessDeniedError, Action, NotFoundError, allowed
+from integraal.services.access import AccessDeniedError, Action, NotFoundError, Role, allowed
 from integraal.services.distribution import plan_presets, simulate
 from integraal.services.funding_scenarios import funding_scenarios
+from integraal.services.periods import PeriodError, close_period, list_periods, period_lines
+from integraal.services.statements import statement, statement_pdf
+from integraal.services.users import check_csrf
 from integraal.web.charts import Series, grouped_bars, waterfall
 from integraal.web.pages import _error, _page, _visitor
 
@@ -117,3 +120,81 @@ def scenarios_page(
         except NotFoundError:
             return _error(request, visitor, 404, "not_found")
     return _page(request, visitor, "scenarios.html", **context)
+
+
+@router.post("/distribution/close")
+def close_page(
+    request: Request,
+    year: Annotated[int, Form(ge=2000, le=2100)],
+    plan: Annotated[str, Form(max_length=40)],
+    igo_id: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Book the chosen plan for the year (back office; the board chose it)."""
+    visitor = _visitor(request)
+    principal = visitor.principal
+    assert principal is not None and visitor.session is not None
+    if not check_csrf(visitor.session, csrf_token):
+        return _error(request, visitor, 403, "csrf")
+    igo = principal.igo_id or igo_id
+    try:
+        closed = close_period(get_database(request), principal, igo, year, plan)
+    except AccessDeniedError:
+        return _error(request, visitor, 403, "forbidden")
+    except (PeriodError, KeyError, NotFoundError) as exc:
+        return _page(
+            request, visitor, "statements.html", status=409, periods=[], chosen=None, rows=[], problem=str(exc)
+        )
+    return RedirectResponse(f"/statements?period={closed.period.period_id}", status_code=303)
+
+
+@router.get("/statements")
+def statements_page(request: Request, period: Annotated[str, Query(max_length=60)] = "") -> Response:
+    """Closed periods and, for one, the members' totals (a member: its own statement only)."""
+    visitor = _visitor(request)
+    principal = visitor.principal
+    assert principal is not None
+    try:
+        closed = list_periods(get_database(request), principal)
+    except AccessDeniedError:
+        return _error(request, visitor, 403, "forbidden")
+    chosen = next((p for p in closed if p.period_id == period), closed[0] if closed else None)
+    rows = []
+    if chosen is not None:
+        if principal.role is Role.MEMBER and principal.agb:
+            agbs = [principal.agb]
+        else:
+            agbs = sorted({line.recipient for line in period_lines(get_database(request), principal, chosen.period_id)})
+        for agb in agbs:
+            try:
+                rows.append(statement(get_database(request), principal, chosen.period_id, agb))
+            except NotFoundError:
+                continue
+    return _page(request, visitor, "statements.html", periods=closed, chosen=chosen, rows=rows, problem=None)
+
+
+@router.get("/statements/{period_id}/{agb}")
+def statement_page(request: Request, period_id: str, agb: str) -> Response:
+    visitor = _visitor(request)
+    assert visitor.principal is not None
+    try:
+        result = statement(get_database(request), visitor.principal, period_id, agb)
+    except AccessDeniedError:
+        return _error(request, visitor, 403, "forbidden")
+    except NotFoundError:
+        return _error(request, visitor, 404, "not_found")
+    return _page(request, visitor, "statement.html", s=result)
+
+
+@router.get("/statements/{period_id}/{agb}/pdf")
+def statement_pdf_page(request: Request, period_id: str, agb: str) -> Response:
+    visitor = _visitor(request)
+    assert visitor.principal is not None
+    try:
+        result = statement(get_database(request), visitor.principal, period_id, agb)
+    except AccessDeniedError:
+        return _error(request, visitor, 403, "forbidden")
+    except NotFoundError:
+        return _error(request, visitor, 404, "not_found")
+    headers = {"Content-Disposition": f'attachment; filename="{period_id}-{agb}.pdf"'}
+    return Response(statement_pdf(result, visitor.lang), media_type="application/pdf", headers=headers)

@@ -102,6 +102,7 @@ def _navigation(visitor: Visitor) -> list[tuple[str, str]]:
         ("/upload", N_("Upload"), Action.UPLOAD_ACTIVITIES),
         ("/claims", N_("Claims"), Action.READ_CLAIMS),
         ("/distribution", N_("Distribution"), Action.SIMULATE_DISTRIBUTION),
+        ("/statements", N_("Statements"), Action.READ_STATEMENTS),
         ("/audit", N_("Audit log"), Action.READ_AUDIT),
     ]
     return [(path, name) for path, name, action in items if allowed(principal, action)]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import Field
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from integraal.api.deps import DB, CurrentPrincipal
 from integraal.api.problems import ProblemError
-from integraal.api.schemas import READ, READ_ONE, Schema
+from integraal.api.schemas import READ, READ_ONE, Schema, problems
 from integraal.services.access import Action, require
 from integraal.services.distribution import plan_presets, simulate
+from integraal.services.periods import PeriodError, close_period, list_periods
+from integraal.services.statements import statement, statement_pdf
 
 router = APIRouter(tags=["distribution"])
 
@@ -102,3 +106,103 @@ def simulation(
         plans=keys,
         members=members,
     )
+
+
+class CloseRequest(BaseModel):
+    igo_id: str = Field(max_length=40)
+    year: int = Field(ge=2000, le=2100)
+    plan: str = Field(max_length=40, description="The plan the board chose (GET /api/distribution/plans).")
+
+
+class Period(Schema):
+    period_id: str
+    igo_id: str
+    year: int
+    status: str
+    plan_key: str
+    plan_name: str
+    received_cents: int
+    adjustment_cents: int = Field(description="Corrections of earlier periods booked in this one.")
+    closed_at: dt.datetime
+    actor: str
+
+
+class StatementLine(Schema):
+    line_no: int
+    section: str = Field(description="phase, fee, bonus or adjustment.")
+    phase: str | None
+    step: str
+    model: str
+    amount_cents: int
+    text_nl: str
+    text_en: str
+    adjusts_period_id: str | None = None
+
+
+class Statement(Schema):
+    agb: str
+    name: str
+    discipline: str
+    period_id: str
+    igo_id: str
+    year: int
+    plan_key: str
+    plan_name: str
+    igo_received_cents: int
+    fees_cents: int
+    bonus_cents: int
+    total_cents: int
+    lines: list[StatementLine]
+
+
+@router.post(
+    "/distribution/periods",
+    status_code=201,
+    summary="Close a period: book the chosen plan's allocation for good (later corrections become adjustments)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+def close(body: CloseRequest, db: DB, principal: CurrentPrincipal) -> Period:
+    try:
+        closed = close_period(db, principal, body.igo_id, body.year, body.plan)
+    except PeriodError as exc:
+        raise ProblemError(409, None, str(exc), title="Period already closed") from exc
+    except KeyError as exc:
+        raise ProblemError(422, "validation", str(exc.args[0])) from exc
+    return Period.model_validate(closed.period)
+
+
+@router.get("/distribution/periods", summary="Closed periods in your scope", responses=READ)
+def periods(db: DB, principal: CurrentPrincipal) -> list[Period]:
+    return [Period.model_validate(p) for p in list_periods(db, principal)]
+
+
+@router.get(
+    "/distribution/periods/{period_id}/statements/{agb}",
+    summary="A member's statement for a closed period (a member: its own only)",
+    responses=READ_ONE,
+)
+def member_statement(
+    db: DB,
+    principal: CurrentPrincipal,
+    period_id: Annotated[str, Path(max_length=60)],
+    agb: Annotated[str, Path(max_length=8)],
+) -> Statement:
+    return Statement.model_validate(statement(db, principal, period_id, agb))
+
+
+@router.get(
+    "/distribution/periods/{period_id}/statements/{agb}/pdf",
+    summary="The statement as PDF",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **READ_ONE},
+)
+def member_statement_pdf(
+    db: DB,
+    principal: CurrentPrincipal,
+    period_id: Annotated[str, Path(max_length=60)],
+    agb: Annotated[str, Path(max_length=8)],
+    lang: Annotated[str, Query(pattern="^(nl|en)$")] = "nl",
+) -> Response:
+    data = statement_pdf(statement(db, principal, period_id, agb), lang)
+    headers = {"Content-Disposition": f'attachment; filename="{period_id}-{agb}.pdf"'}
+    return Response(data, media_type="application/pdf", headers=headers)
