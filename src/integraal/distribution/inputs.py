@@ -16,15 +16,18 @@ trajectory. It must not import storage, files or the web.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from integraal.domain.phase import PHASES, Phase
 from integraal.domain.pregnancy import NO_BIRTH_ENDINGS, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline
 from integraal.rules.decision import ClaimKind, ClaimLine, Outcome, PregnancyDecision
+
+T = TypeVar("T")
 
 
 class ClientProfile(StrEnum):
@@ -170,14 +173,25 @@ class DistributionInput:
     shadow_claims: tuple[ShadowClaim, ...] = ()
     activities: tuple[ActivityCount, ...] = ()
     quality: tuple[QualityScore, ...] = ()
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    """Derived views computed once: the input is immutable, and a plan asks for them at every step."""
+
+    def _once(self, key: Any, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
 
     # --- derived views (all order-independent: keyed and summed, never positional) -----------------------
 
     def received_by_phase(self) -> dict[Phase, int]:
-        totals = dict.fromkeys(PHASES, 0)
-        for receipt in self.receipts:
-            totals[receipt.phase] += receipt.amount_cents
-        return totals
+        def compute() -> dict[Phase, int]:
+            totals = dict.fromkeys(PHASES, 0)
+            for receipt in self.receipts:
+                totals[receipt.phase] += receipt.amount_cents
+            return totals
+
+        return dict(self._once("received_by_phase", compute))
 
     def received_by_pregnancy(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -200,31 +214,48 @@ class DistributionInput:
         claimed by the members themselves, so its shadow claims must not earn a second payment from the
         integral money. A phase without a recorded outcome counts as integral.
         """
-        outcomes = {(row.pregnancy_id, phase): outcome for row in self.pregnancies for phase, outcome in row.outcomes}
-        return [
-            c
-            for c in self.shadow_claims
-            if outcomes.get((c.pregnancy_id, c.phase), Outcome.INTEGRAL) is Outcome.INTEGRAL
-        ]
+
+        def compute() -> list[ShadowClaim]:
+            outcomes = {
+                (row.pregnancy_id, phase): outcome for row in self.pregnancies for phase, outcome in row.outcomes
+            }
+            return [
+                c
+                for c in self.shadow_claims
+                if outcomes.get((c.pregnancy_id, c.phase), Outcome.INTEGRAL) is Outcome.INTEGRAL
+            ]
+
+        return list(self._once("integral_shadow_claims", compute))
 
     def shadow_by_member(self, phase: Phase | None = None) -> dict[str, int]:
         """Integral shadow claims per member (all members present, zero when none), for one phase or all."""
-        totals = dict.fromkeys(self.member_agbs(), 0)
-        for claim in self.integral_shadow_claims():
-            if phase is None or claim.phase is phase:
-                totals[claim.agb] += claim.amount_cents
-        return totals
+
+        def compute() -> dict[str, int]:
+            totals = dict.fromkeys(self.member_agbs(), 0)
+            for claim in self.integral_shadow_claims():
+                if phase is None or claim.phase is phase:
+                    totals[claim.agb] += claim.amount_cents
+            return totals
+
+        return dict(self._once(("shadow_by_member", phase), compute))
 
     def activity_by_member(self) -> dict[str, dict[str, Decimal]]:
         """Activity counts per member per activity type."""
-        counts: dict[str, dict[str, Decimal]] = {agb: {} for agb in self.member_agbs()}
-        for row in self.activities:
-            per_type = counts[row.agb]
-            per_type[row.activity_type] = per_type.get(row.activity_type, Decimal(0)) + row.count
-        return counts
+
+        def compute() -> dict[str, dict[str, Decimal]]:
+            counts: dict[str, dict[str, Decimal]] = {agb: {} for agb in self.member_agbs()}
+            for row in self.activities:
+                per_type = counts[row.agb]
+                per_type[row.activity_type] = per_type.get(row.activity_type, Decimal(0)) + row.count
+            return counts
+
+        return {agb: dict(per_type) for agb, per_type in self._once("activity_by_member", compute).items()}
 
     def problems(self) -> list[InputProblem]:
         """Every problem with this input (errors as data); an empty list means the models may run on it."""
+        return list(self._once("problems", self._problems))
+
+    def _problems(self) -> list[InputProblem]:
         problems: list[InputProblem] = []
         agbs: set[str] = set()
         for m in self.members:
