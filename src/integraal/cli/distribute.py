@@ -12,7 +12,7 @@ from rich.table import Table
 from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
 from integraal.services.access import SYSTEM
-from integraal.services.distribution import plan_presets, simulate
+from integraal.services.distribution import TransitionInfo, plan_presets, simulate
 from integraal.services.periods import PeriodError, close_period, list_periods
 from integraal.services.statements import statement, statement_pdf
 
@@ -33,7 +33,12 @@ def list_plans(lang: Annotated[str, typer.Option("--lang", help="nl or en")] = "
         table.add_column(column)
     for key, info in presets.items():
         name = info.name_nl if lang == "nl" else info.name_en
-        table.add_row(key + (" *" if key == current else ""), name, " → ".join(s["model"] for s in info.steps))
+        if isinstance(info, TransitionInfo):
+            corridor = f", corridor −{info.max_loss_pct} %" if info.max_loss_pct is not None else ""
+            steps = f"{current} → {info.to} (α {info.alpha}{corridor})"
+        else:
+            steps = " → ".join(s["model"] for s in info.steps)
+        table.add_row(key + (" *" if key == current else ""), name, steps)
     out.print(table)
 
 

@@ -17,7 +17,17 @@ from typing import Any
 
 import yaml
 
-from integraal.distribution import IGO, Allocation, DistributionInput, DistributionPlan, plan_from_mapping, run_plan
+from integraal.distribution import (
+    IGO,
+    Allocation,
+    Corridor,
+    DistributionInput,
+    DistributionPlan,
+    TransitionYear,
+    plan_from_mapping,
+    run_plan,
+    run_transition,
+)
 from integraal.services.access import Principal
 from integraal.services.distribution_input import distribution_input
 from integraal.store.database import Database
@@ -31,22 +41,65 @@ class PlanInfo:
     steps: tuple[Mapping[str, Any], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TransitionInfo:
+    """A year on the way from the current plan to ``to``: ``alpha`` of the new plan, with a corridor."""
+
+    key: str
+    name_nl: str
+    name_en: str
+    to: str
+    alpha: Decimal
+    max_loss_pct: Decimal | None
+    max_gain_pct: Decimal | None = None
+    steps: tuple[Mapping[str, Any], ...] = ()
+
+
 @lru_cache(maxsize=1)
-def plan_presets() -> tuple[str, dict[str, PlanInfo]]:
-    """(key of the current plan, plans by key) from the shipped data file."""
+def plan_presets() -> tuple[str, dict[str, PlanInfo | TransitionInfo]]:
+    """(key of the current plan, plans and transitions by key) from the shipped data file."""
     text = resources.files("integraal.data").joinpath("distribution/plans.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
-    plans = {
+    plans: dict[str, PlanInfo | TransitionInfo] = {
         key: PlanInfo(key, value["name_nl"], value["name_en"], tuple(value["steps"]))
         for key, value in raw["plans"].items()
     }
     if raw["current"] not in plans:
         raise ValueError(f"plans.yaml: the current plan {raw['current']!r} is not among the plans")
+    for key, value in (raw.get("transitions") or {}).items():
+        if value["to"] not in plans:
+            raise ValueError(f"plans.yaml: transition {key!r} goes to an unknown plan {value['to']!r}")
+        plans[key] = TransitionInfo(
+            key,
+            value["name_nl"],
+            value["name_en"],
+            value["to"],
+            Decimal(str(value["alpha"])),
+            Decimal(str(value["max_loss_pct"])) if value.get("max_loss_pct") is not None else None,
+            Decimal(str(value["max_gain_pct"])) if value.get("max_gain_pct") is not None else None,
+        )
     return raw["current"], plans
 
 
-def build_plan(info: PlanInfo, year: int) -> DistributionPlan:
+def build_plan(info: PlanInfo | TransitionInfo, year: int) -> DistributionPlan:
+    if isinstance(info, TransitionInfo):
+        raise TypeError(f"{info.key} is a transition, not a plan: use allocate()")
     return plan_from_mapping(year, info.steps, info.name_nl)
+
+
+def allocate(key: str, year: int, data: DistributionInput) -> Allocation:
+    """The allocation of a plan or of a transition year (blend of current and new, within its corridor)."""
+    current, presets = plan_presets()
+    info = presets[key]
+    if isinstance(info, PlanInfo):
+        return run_plan(build_plan(info, year), data)
+    old, new = presets[current], presets[info.to]
+    assert isinstance(old, PlanInfo) and isinstance(new, PlanInfo)
+    corridor = Corridor(info.max_loss_pct, info.max_gain_pct) if info.max_loss_pct is not None else None
+    result = run_transition(
+        build_plan(old, year), build_plan(new, year), data, TransitionYear(year, info.alpha, corridor)
+    )
+    return result.allocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +130,7 @@ class Simulation:
     igo_id: str
     year: int
     current: str
-    plans: dict[str, PlanInfo]
+    plans: dict[str, PlanInfo | TransitionInfo]
     received_cents: int
     rows: list[MemberRow] = field(default_factory=list)
     allocations: dict[str, Allocation] = field(default_factory=dict)
@@ -99,7 +152,7 @@ def simulate(
     if unknown:
         raise KeyError(f"unknown plan(s): {', '.join(unknown)}; known: {', '.join(presets)}")
     data = data or distribution_input(db, principal, igo_id, year)
-    allocations = {key: run_plan(build_plan(presets[key], year), data) for key in keys}
+    allocations = {key: allocate(key, year, data) for key in keys}
     received = sum(r.amount_cents for r in data.receipts)
     pregnancies: dict[str, set[str]] = {}
     for claim in data.shadow_claims:

@@ -39,7 +39,7 @@ from integraal.distribution.plan import DistributionPlan, PlanStep
 from integraal.domain.money import split_largest_remainder
 from integraal.domain.phase import Phase
 from integraal.services.access import Principal
-from integraal.services.distribution import build_plan, plan_presets
+from integraal.services.distribution import allocate, plan_presets
 from integraal.services.distribution_input import distribution_input
 from integraal.store import tables
 from integraal.store.database import Database
@@ -105,8 +105,8 @@ def funding_scenarios(
         insurers[uzovi_of[claim.pregnancy_id]]["mono"] += claim.amount_cents
 
     # (b) the integral prestaties, divided by the IGO's current plan.
-    current, presets = plan_presets()
-    current_allocation = run_plan(build_plan(presets[current], year), data)
+    current, _ = plan_presets()
+    current_allocation = allocate(current, year, data)
     for agb in members:
         members[agb]["integral"] = current_allocation.amount(agb)
     for receipt in data.receipts:

@@ -64,7 +64,7 @@ from integraal.domain.provider import Discipline
 from integraal.rules.decision import Outcome
 from integraal.services import audit
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
-from integraal.services.distribution import build_plan, plan_presets
+from integraal.services.distribution import TransitionInfo, build_plan, plan_presets
 from integraal.services.distribution_input import distribution_input
 from integraal.store import tables
 from integraal.store.database import Database
@@ -368,12 +368,16 @@ def close_period(
     _, presets = plan_presets()
     if plan_key not in presets:
         raise PeriodError(f"unknown plan {plan_key!r}; known: {', '.join(presets)}")
+    info = presets[plan_key]
+    if isinstance(info, TransitionInfo):
+        # A booking stores one plan to re-run for adjustments; a transition year needs both plans and its corridor.
+        raise PeriodError(f"{plan_key!r} is a transition year; closing one is not supported yet: close with a plan")
     at = (at or datetime.now(UTC)).astimezone(UTC)
     period_id = period_id_for(igo_id, year)
     with db.unit_of_work() as connection:
         _refuse_if_closed(connection, period_id)  # before the input is read: that is the slow part
     data = distribution_input(db, principal, igo_id, year)
-    plan = build_plan(presets[plan_key], year)
+    plan = build_plan(info, year)
 
     with db.unit_of_work() as connection:
         _refuse_if_closed(connection, period_id)

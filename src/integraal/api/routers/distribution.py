@@ -13,7 +13,7 @@ from integraal.api.deps import DB, CurrentPrincipal
 from integraal.api.problems import ProblemError
 from integraal.api.schemas import READ, READ_ONE, Schema, problems
 from integraal.services.access import Action, require
-from integraal.services.distribution import plan_presets, simulate
+from integraal.services.distribution import TransitionInfo, plan_presets, simulate
 from integraal.services.periods import PeriodError, close_period, list_periods
 from integraal.services.statements import statement, statement_pdf
 
@@ -27,6 +27,9 @@ class Plan(Schema):
     current: bool = Field(description="The plan the IGO divides by today; differences are against it.")
     steps: list[dict[str, Any]] = Field(
         description="Models in order (top-slices, then the main model) with parameters."
+    )
+    transition: dict[str, Any] | None = Field(
+        None, description="For a transition year: the plan it moves to, alpha (its weight) and the corridor."
     )
 
 
@@ -55,7 +58,18 @@ def list_plans(principal: CurrentPrincipal) -> list[Plan]:
     require(principal, Action.SIMULATE_DISTRIBUTION)
     current, presets = plan_presets()
     return [
-        Plan(key=k, name_nl=p.name_nl, name_en=p.name_en, current=k == current, steps=[dict(s) for s in p.steps])
+        Plan(
+            key=k,
+            name_nl=p.name_nl,
+            name_en=p.name_en,
+            current=k == current,
+            steps=[dict(s) for s in p.steps],
+            transition=(
+                {"to": p.to, "alpha": str(p.alpha), "max_loss_pct": str(p.max_loss_pct) if p.max_loss_pct else None}
+                if isinstance(p, TransitionInfo)
+                else None
+            ),
+        )
         for k, p in presets.items()
     ]
 
