@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from integraal.claims.batch import ClaimBatch, ClaimBatchLine, DebitCredit, ReturnBatch
 from integraal.claims.formats import get_format
@@ -42,6 +42,7 @@ from integraal.services.access import (
     pregnancy_scope,
     require,
 )
+from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
 from integraal.store.database import Database
 
@@ -150,26 +151,12 @@ def _latest_lines(
 ) -> list[Any]:
     """The claim lines of the latest decision of each pregnancy and phase, declared in [start, end]."""
     p, d, c = tables.pregnancies, tables.phase_decisions, tables.claim_lines
-    latest = (
-        select(d.c.pregnancy_id, d.c.phase, func.max(d.c.run_id).label("run_id"))
-        .join(p, p.c.pregnancy_id == d.c.pregnancy_id)
-        .where(pregnancy_scope(principal))
-        .group_by(d.c.pregnancy_id, d.c.phase)
-        .subquery("latest")
-    )
+    latest = latest_decisions(pregnancy_scope(principal))
     query = (
         select(c, p.c.bsn, p.c.igo_id, d.c.ruleset_version)
         .select_from(latest)
-        # "+ 0": read claim lines by pregnancy, not by scanning a run's lines (see services.dashboard).
-        .join(
-            c,
-            and_(
-                c.c.pregnancy_id == latest.c.pregnancy_id,
-                c.c.phase == latest.c.phase,
-                (c.c.run_id + 0) == latest.c.run_id,
-            ),
-        )
-        .join(d, and_(d.c.run_id == c.c.run_id, d.c.pregnancy_id == c.c.pregnancy_id, d.c.phase == c.c.phase))
+        .join(c, claim_lines_of(latest))
+        .join(d, decision_of(latest))
         .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
         # A line of zero euros (a specialist's DBC whose fee is inside the hospital's) is not sent: it claims nothing.
         .where(c.c.declaration_date >= start, c.c.declaration_date <= end, c.c.amount_cents != 0)

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, and_, func, select, true
 
 from integraal.services.access import Action, Principal, Role, allowed, pregnancy_scope, require
+from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.services.queries import SMALL_NUMBER
 from integraal.store import tables
 from integraal.store.database import Database
@@ -81,23 +82,11 @@ def year_overview(db: Database, principal: Principal, year: int | None = None) -
 
     p, d, c = tables.pregnancies, tables.phase_decisions, tables.claim_lines
     in_year = and_(scope, p.c.due_date >= date(year, 1, 1), p.c.due_date < date(year + 1, 1, 1))
-    latest = (
-        select(d.c.pregnancy_id, d.c.phase, func.max(d.c.run_id).label("run_id"))
-        .join(p, p.c.pregnancy_id == d.c.pregnancy_id)
-        .where(in_year)
-        .group_by(d.c.pregnancy_id, d.c.phase)
-        .subquery("latest")
-    )
-    on_latest = and_(
-        d.c.run_id == latest.c.run_id, d.c.pregnancy_id == latest.c.pregnancy_id, d.c.phase == latest.c.phase
-    )
+    latest = latest_decisions(in_year)
+    on_latest = decision_of(latest)
     # An insurer sees only the claim lines addressed to it (the same rule as the pregnancy detail).
     own_lines = c.c.uzovi == principal.uzovi if principal.role is Role.INSURER else true()
-    # "+ 0" keeps SQLite from reading claim lines through the (run_id, line_no) key, which scans a whole run's
-    # lines for every decision (minutes on a national year); the pregnancy_id index finds a phase's few lines.
-    on_lines = and_(
-        c.c.pregnancy_id == latest.c.pregnancy_id, c.c.phase == latest.c.phase, (c.c.run_id + 0) == latest.c.run_id
-    )
+    on_lines = claim_lines_of(latest)
 
     with db.unit_of_work() as connection:
         per_igo: dict[str, int] = {

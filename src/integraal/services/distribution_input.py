@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import or_, select
 
 from integraal.data.loader import load_catalogue
 from integraal.distribution import (
@@ -41,6 +41,7 @@ from integraal.rules.engine import DecisionContext
 from integraal.rules.matching import TrajectoryIndex
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.decisions import _assign
+from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
 from integraal.store.bulk import read_frame
 from integraal.store.database import Database
@@ -94,26 +95,13 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
                 .order_by(prov.c.agb)
             )
         )
-        latest = (
-            select(d.c.pregnancy_id, d.c.phase, func.max(d.c.run_id).label("run_id"))
-            .join(p, p.c.pregnancy_id == d.c.pregnancy_id)
-            .where(p.c.igo_id == igo_id)
-            .group_by(d.c.pregnancy_id, d.c.phase)
-            .subquery("latest")
-        )
+        latest = latest_decisions(p.c.igo_id == igo_id)
         receipts = [
             Receipt(Phase(phase), int(amount), pregnancy_id)
             for pregnancy_id, phase, amount in connection.execute(
                 select(c.c.pregnancy_id, c.c.phase, c.c.amount_cents)
                 .select_from(latest)
-                .join(
-                    c,
-                    and_(
-                        c.c.pregnancy_id == latest.c.pregnancy_id,
-                        c.c.phase == latest.c.phase,
-                        (c.c.run_id + 0) == latest.c.run_id,  # by pregnancy, not by scanning a run (see dashboard)
-                    ),
-                )
+                .join(c, claim_lines_of(latest))
                 .where(c.c.kind == "integral", c.c.declaration_date >= start, c.c.declaration_date <= end)
                 .order_by(c.c.pregnancy_id, c.c.phase)
             )
@@ -121,16 +109,7 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
         paid_for = sorted({r.pregnancy_id for r in receipts if r.pregnancy_id})
         outcomes: dict[str, list[tuple[Phase, Outcome]]] = defaultdict(list)
         for pregnancy_id, phase, outcome in connection.execute(
-            select(d.c.pregnancy_id, d.c.phase, d.c.outcome)
-            .select_from(latest)
-            .join(
-                d,
-                and_(
-                    d.c.run_id == latest.c.run_id,
-                    d.c.pregnancy_id == latest.c.pregnancy_id,
-                    d.c.phase == latest.c.phase,
-                ),
-            )
+            select(d.c.pregnancy_id, d.c.phase, d.c.outcome).select_from(latest).join(d, decision_of(latest))
         ):
             outcomes[pregnancy_id].append((Phase(phase), Outcome(outcome)))
         pregnancies = load_pregnancies(connection, paid_for) if paid_for else []

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, insert, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, false, insert, or_, select, true
 
 from integraal.claims.lifecycle import ClaimState
 from integraal.distribution import (
@@ -66,6 +66,7 @@ from integraal.services import audit
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.distribution import TransitionInfo, build_plan, plan_presets
 from integraal.services.distribution_input import distribution_input
+from integraal.services.latest import claim_lines_of, latest_decisions
 from integraal.store import tables
 from integraal.store.database import Database
 
@@ -164,27 +165,14 @@ def _item_value(r: Any) -> int:
 def period_money(connection: Connection, igo_id: str, year: int) -> dict[tuple[str, Phase], Money]:
     """The integral money of ``igo_id`` for ``year`` per (pregnancy, phase), as the module docstring defines it."""
     start, end = date(year, 1, 1), date(year, 12, 31)
-    p, d, c = tables.pregnancies, tables.phase_decisions, tables.claim_lines
-    latest = (
-        select(d.c.pregnancy_id, d.c.phase, func.max(d.c.run_id).label("run_id"))
-        .join(p, p.c.pregnancy_id == d.c.pregnancy_id)
-        .where(p.c.igo_id == igo_id)
-        .group_by(d.c.pregnancy_id, d.c.phase)
-        .subquery("latest")
-    )
+    p, c = tables.pregnancies, tables.claim_lines
+    latest = latest_decisions(p.c.igo_id == igo_id)
     money: dict[tuple[str, Phase], Money] = {}
     decided: dict[tuple[str, Phase], int] = defaultdict(int)
     for pregnancy_id, phase, amount in connection.execute(
         select(c.c.pregnancy_id, c.c.phase, c.c.amount_cents)
         .select_from(latest)
-        .join(
-            c,
-            and_(
-                c.c.pregnancy_id == latest.c.pregnancy_id,
-                c.c.phase == latest.c.phase,
-                (c.c.run_id + 0) == latest.c.run_id,  # by pregnancy, not by scanning a run (see dashboard)
-            ),
-        )
+        .join(c, claim_lines_of(latest))
         .where(c.c.kind == "integral", c.c.declaration_date >= start, c.c.declaration_date <= end)
     ):
         decided[(pregnancy_id, Phase(phase))] += int(amount)
