@@ -94,3 +94,18 @@ def test_default_year_is_the_newest_with_data_when_this_year_has_none(world):
     assert overview.years and overview.year == (
         date.today().year if date.today().year in overview.years else max(overview.years)
     )
+
+
+def test_the_api_summary_counts_the_current_decision_of_every_pregnancy(tmp_path, world):
+    """Without a run, the summary is of the current decisions; a run of one pregnancy does not shrink it."""
+    who = principal("root")
+    before = queries.decision_summary(world.db, who)
+    rerun = reruns.rerun_decisions(world.db, who, date(2026, 1, 2), ["Z-0001"])
+    after = queries.decision_summary(world.db, who)
+    newest = queries.decision_summary(world.db, who, run_id=rerun.run_ids[-1])
+    total = sum(o.pregnancies or 0 for o in after.outcomes)
+    assert total == sum(o.pregnancies or 0 for o in before.outcomes) == 3 * 5  # five pregnancies, three phases
+    assert sum(o.pregnancies or 0 for o in newest.outcomes) == 3  # that run decided one pregnancy
+    assert {(c.igo_id, c.kind, c.amount_cents) for c in after.claims} == {
+        (c.igo_id, c.kind, c.amount_cents) for c in before.claims
+    }

@@ -55,6 +55,7 @@ from integraal.services.access import (
     require,
     visible_igo_ids,
 )
+from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
 from integraal.store.database import Database
 from integraal.store.repositories import load_context, load_pregnancies, load_pregnancies_of_bsn
@@ -965,7 +966,10 @@ class DecisionSummary:
 
 
 def decision_summary(db: Database, principal: Principal, *, run_id: int | None = None) -> DecisionSummary:
-    """Counts per IGO × phase × outcome and claim totals per IGO × kind of one run, in scope.
+    """Counts per IGO × phase × outcome and claim totals per IGO × kind, in scope: of the run ``run_id``, or
+    without it of the *current* decisions (each pregnancy and phase by the newest run that decided it; ``run``
+    is then the newest run, for reference). Runs may cover a few pregnancies (a re-decision), so "the newest
+    run" alone would count only those.
 
     Analysts get every IGO, with counts below :data:`SMALL_NUMBER` suppressed; others get their own scope.
     """
@@ -982,20 +986,34 @@ def decision_summary(db: Database, principal: Principal, *, run_id: int | None =
         run = _run(connection, principal, run_id)
         if run is None:
             return DecisionSummary(None, [], [], threshold)
+        if run_id is not None:
+            outcome_query = select(d.c.igo_id, d.c.phase, d.c.outcome, func.count()).where(
+                d.c.run_id == run.run_id, decision_scope(principal)
+            )
+            claim_query = (
+                select(d.c.igo_id, c.c.kind, func.count(), func.sum(c.c.amount_cents))
+                .select_from(c)
+                .join(d, and_(d.c.run_id == c.c.run_id, d.c.pregnancy_id == c.c.pregnancy_id, d.c.phase == c.c.phase))
+                .where(c.c.run_id == run.run_id, decision_scope(principal), claims_in_scope)
+            )
+        else:
+            latest = latest_decisions(true() if principal.role is Role.ANALYST else pregnancy_scope(principal))
+            outcome_query = (
+                select(d.c.igo_id, d.c.phase, d.c.outcome, func.count())
+                .select_from(latest)
+                .join(d, decision_of(latest))
+            )
+            claim_query = (
+                select(d.c.igo_id, c.c.kind, func.count(), func.sum(c.c.amount_cents))
+                .select_from(latest)
+                .join(d, decision_of(latest))
+                .join(c, claim_lines_of(latest))
+                .where(claims_in_scope)
+            )
         outcome_rows = connection.execute(
-            select(d.c.igo_id, d.c.phase, d.c.outcome, func.count())
-            .where(d.c.run_id == run.run_id, decision_scope(principal))
-            .group_by(d.c.igo_id, d.c.phase, d.c.outcome)
-            .order_by(d.c.igo_id, d.c.phase, d.c.outcome)
+            outcome_query.group_by(d.c.igo_id, d.c.phase, d.c.outcome).order_by(d.c.igo_id, d.c.phase, d.c.outcome)
         ).all()
-        claim_rows = connection.execute(
-            select(d.c.igo_id, c.c.kind, func.count(), func.sum(c.c.amount_cents))
-            .select_from(c)
-            .join(d, and_(d.c.run_id == c.c.run_id, d.c.pregnancy_id == c.c.pregnancy_id, d.c.phase == c.c.phase))
-            .where(c.c.run_id == run.run_id, decision_scope(principal), claims_in_scope)
-            .group_by(d.c.igo_id, c.c.kind)
-            .order_by(d.c.igo_id, c.c.kind)
-        ).all()
+        claim_rows = connection.execute(claim_query.group_by(d.c.igo_id, c.c.kind).order_by(d.c.igo_id, c.c.kind)).all()
         names = dict(connection.execute(select(tables.igos.c.igo_id, tables.igos.c.name)).all())
     outcomes = [OutcomeCount(igo, phase, outcome, keep(int(n))) for igo, phase, outcome, n in outcome_rows]
     claims = []
