@@ -47,6 +47,23 @@ def test_a_board_sees_only_its_own_igo_and_members_may_not_simulate(world):
         simulate(world.db, principal("member_linde"), "IGO-RIV", 2025)
 
 
-def test_closing_a_transition_year_is_refused_clearly(world):
-    with pytest.raises(periods.PeriodError, match="transition year"):
-        periods.close_period(world.db, principal("admin_riv"), "IGO-RIV", 2025, "ingroei-clientprofielen")
+def test_closing_a_transition_year_books_what_the_simulation_showed(tmp_path, world):
+    """A board closes year one of its transition: the booking is the blend within the corridor, and re-running
+    the stored recipe (as adjustments and checks do) gives the same lines."""
+    admin = principal("admin_riv")
+    shown = simulate(world.db, admin, "IGO-RIV", 2025, ["ingroei-clientprofielen"])
+    closed = periods.close_period(world.db, admin, "IGO-RIV", 2025, "ingroei-clientprofielen")
+    booked: dict[str, int] = {}
+    for line in closed.lines:
+        booked[line.recipient] = booked.get(line.recipient, 0) + line.amount_cents
+    assert sum(booked.values()) == closed.period.received_cents == shown.received_cents
+    for row in shown.rows:
+        assert booked.get(row.recipient, 0) == row.amounts["ingroei-clientprofielen"], row.name
+    assert periods.verify_period(world.db, admin, closed.period.period_id) == []
+    member = next(r for r in shown.rows if r.recipient != "IGO" and booked.get(r.recipient))
+    from integraal.services.statements import statement, statement_pdf
+
+    result = statement(world.db, admin, closed.period.period_id, member.recipient)
+    assert result.total_cents == booked[member.recipient] == sum(line.amount_cents for line in result.lines)
+    assert result.deductions == ()  # the new plan's top-slices are inside the blend, not apart
+    assert statement_pdf(result).startswith(b"%PDF")

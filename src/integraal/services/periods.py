@@ -40,6 +40,8 @@ from integraal.claims.lifecycle import ClaimState
 from integraal.distribution import (
     IGO,
     ActivityCount,
+    Allocation,
+    Corridor,
     DistributionInput,
     DistributionPlan,
     ExplanationLine,
@@ -52,9 +54,11 @@ from integraal.distribution import (
     Receipt,
     ShadowClaim,
     StepKind,
+    TransitionYear,
     get_model,
     plan_from_mapping,
     run_plan,
+    run_transition,
 )
 from integraal.distribution.inputs import ClientProfile
 from integraal.distribution.models.common import PHASE_EN, PHASE_NL
@@ -252,8 +256,46 @@ def plan_to_json(plan: DistributionPlan, key: str) -> str:
 
 
 def plan_from_json(text: str) -> DistributionPlan:
+    """The plan of a stored recipe; for a transition year the new plan (its steps explain the booking)."""
     document = json.loads(text)
+    if "transition" in document:
+        document = document["transition"]["new"]
     return plan_from_mapping(int(document["year"]), document["steps"], str(document["name"]))
+
+
+def recipe_to_json(key: str, year: int) -> str:
+    """What a booking re-runs: a preset plan with every parameter spelled out, or a transition year (the
+    current and the new plan, alpha and the corridor), so adjustments and checks give the same lines."""
+    current, presets = plan_presets()
+    info = presets[key]
+    if not isinstance(info, TransitionInfo):
+        return plan_to_json(build_plan(info, year), key)
+    old, new = presets[current], presets[info.to]
+    document = {
+        "transition": {
+            "key": key,
+            "name": info.name_nl,
+            "old": json.loads(plan_to_json(build_plan(old, year), current)),
+            "new": json.loads(plan_to_json(build_plan(new, year), info.to)),
+            "alpha": str(info.alpha),
+            "max_loss_pct": None if info.max_loss_pct is None else str(info.max_loss_pct),
+            "max_gain_pct": None if info.max_gain_pct is None else str(info.max_gain_pct),
+        }
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def allocate_from_json(text: str, data: DistributionInput) -> Allocation:
+    """Run a stored recipe (plan or transition year) on ``data``."""
+    document = json.loads(text)
+    if "transition" not in document:
+        return run_plan(plan_from_json(text), data)
+    t = document["transition"]
+    old = plan_from_mapping(int(t["old"]["year"]), t["old"]["steps"], str(t["old"]["name"]))
+    new = plan_from_mapping(int(t["new"]["year"]), t["new"]["steps"], str(t["new"]["name"]))
+    loss, gain = t["max_loss_pct"], t["max_gain_pct"]
+    corridor = Corridor(Decimal(loss), Decimal(gain) if gain is not None else None) if loss is not None else None
+    return run_transition(old, new, data, TransitionYear(old.year, Decimal(t["alpha"]), corridor)).allocation
 
 
 def _rows(rows: Iterable[list[Any]]) -> list[list[Any]]:
@@ -305,11 +347,15 @@ def fingerprint(input_json: str) -> str:
 _PHASE_WORD = re.compile(r"\b(prenatal|natal|postnatal)\b")
 
 
+TRANSITION_MODELS = frozenset({"transition", "corridor"})
+"""The lines of a transition year: the blend of the current and new plan, and the corridor's corrections."""
+
+
 def line_phase(line: ExplanationLine) -> str | None:
     """The phase a main-model line divides, read from its basis (the models write the phase's English name
     there, e.g. ``shadow 1/2 cents (prenatal phase)``); None for top-slices and whole-period lines."""
-    if get_model(line.model).kind is not StepKind.MAIN:
-        return None
+    if line.model in TRANSITION_MODELS or get_model(line.model).kind is not StepKind.MAIN:
+        return None  # a transition's blend and corridor lines cover the whole period
     found = _PHASE_WORD.search(line.basis)
     return found.group(1) if found else None
 
@@ -356,23 +402,19 @@ def close_period(
     _, presets = plan_presets()
     if plan_key not in presets:
         raise PeriodError(f"unknown plan {plan_key!r}; known: {', '.join(presets)}")
-    info = presets[plan_key]
-    if isinstance(info, TransitionInfo):
-        # A booking stores one plan to re-run for adjustments; a transition year needs both plans and its corridor.
-        raise PeriodError(f"{plan_key!r} is a transition year; closing one is not supported yet: close with a plan")
     at = (at or datetime.now(UTC)).astimezone(UTC)
     period_id = period_id_for(igo_id, year)
     with db.unit_of_work() as connection:
         _refuse_if_closed(connection, period_id)  # before the input is read: that is the slow part
     data = distribution_input(db, principal, igo_id, year)
-    plan = build_plan(info, year)
+    recipe = recipe_to_json(plan_key, year)
 
     with db.unit_of_work() as connection:
         _refuse_if_closed(connection, period_id)
         money = period_money(connection, igo_id, year)
         data = dataclasses.replace(data, receipts=receipts_from_money(money))
         try:
-            allocation = run_plan(plan, data)
+            allocation = allocate_from_json(recipe, data)
         except (InvalidInputError, ParameterError) as error:
             raise PeriodError(f"plan {plan_key!r} cannot run on {period_id}: {error}") from error
         lines = [
@@ -401,7 +443,7 @@ def close_period(
             "status": "closed",
             "plan_key": plan_key,
             "plan_name": presets[plan_key].name_nl,
-            "plan_json": plan_to_json(plan, plan_key),
+            "plan_json": recipe,
             "input_json": input_json,
             "input_fingerprint": fingerprint(input_json),
             "format_version": FORMAT_VERSION,
@@ -516,10 +558,9 @@ def _adjustments(
                 changes.append((key, accounted.get(key, 0), now.amount_cents, now))
         if not changes:
             continue
-        plan = plan_from_json(period.plan_json)
         corrected = dataclasses.replace(input_from_json(period.input_json), receipts=receipts_from_money(money))
         try:
-            allocation = run_plan(plan, corrected)
+            allocation = allocate_from_json(period.plan_json, corrected)
         except (InvalidInputError, ParameterError) as error:
             raise PeriodError(f"{period.period_id} cannot be re-run on its corrected money: {error}") from error
         target: dict[tuple[str, str, str, str], int] = defaultdict(int)
@@ -558,7 +599,7 @@ def _adjustments(
         )
         if len(changes) > _SOURCE_CHANGES:
             source += f"; +{len(changes) - _SOURCE_CHANGES} more (booked_receipts)"
-        step_order = {step.name: n for n, step in enumerate(plan.steps)}
+        step_order = {step.name: n for n, step in enumerate(plan_from_json(period.plan_json).steps)}
         phase_order = {"prenatal": 0, "natal": 1, "postnatal": 2, "": 3}
         for slot in sorted(deltas, key=lambda k: (k[0] == IGO, k[0], step_order.get(k[1], 99), phase_order[k[3]])):
             recipient, step, model, phase_name = slot
@@ -725,7 +766,7 @@ def verify_period(db: Database, principal: Principal, period_id: str) -> list[st
         problems.append("the stored input does not match its fingerprint")
     rerun = [
         (x.recipient, x.step, x.model, x.basis, x.amount_cents, x.text_nl, x.text_en)
-        for x in run_plan(plan_from_json(row.plan_json), input_from_json(row.input_json)).lines
+        for x in allocate_from_json(row.plan_json, input_from_json(row.input_json)).lines
     ]
     if rerun != booked:
         problems.append(f"re-running the plan gives {len(rerun)} lines that differ from the {len(booked)} booked")

@@ -36,6 +36,7 @@ from integraal.domain.provider import Discipline
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.periods import (
     ADJUSTMENT,
+    TRANSITION_MODELS,
     BookedLine,
     booked_line,
     members_of,
@@ -118,7 +119,7 @@ class Statement:
 def _section(line: BookedLine) -> str:
     if line.kind == ADJUSTMENT:
         return "adjustment"
-    if get_model(line.model).kind is StepKind.MAIN:
+    if line.model in TRANSITION_MODELS or get_model(line.model).kind is StepKind.MAIN:
         return "phase"
     return "bonus" if line.model in QUALITY_MODELS else "fee"
 
@@ -159,12 +160,14 @@ def _build(
     for r in rows:
         if r.kind != ADJUSTMENT:
             taken[r.step] += r.amount_cents
+    # A transition year's lines are blends of two plans: the new plan's top-slices are inside them, not apart.
+    blended = any(r.model in TRANSITION_MODELS for r in rows)
     deductions = tuple(
         Deduction(
             step.name, step.model, get_model(step.model).title_nl, get_model(step.model).title_en, taken[step.name]
         )
         for step in plan.steps
-        if get_model(step.model).kind is StepKind.TOP_SLICE
+        if get_model(step.model).kind is StepKind.TOP_SLICE and not blended
     )
     member = members.get(agb)
     name = member.name if member is not None and member.name else (provider.name if provider is not None else "")
