@@ -27,6 +27,20 @@ def test_every_plan_divides_exactly_what_was_received(world):
         assert sum(row.amounts[key] for row in result.rows) == result.received_cents, key
 
 
+def test_referral_incentive_is_zero_where_a_plan_ignores_profiles_and_redistributes_otherwise(world):
+    """Issue 5: "the incentives (what a member earns ... per referral avoided)". Shadow fee-for-service and fixed
+    shares do not look at client profiles; capitation by profile does. The budget is fixed, so what one member
+    gains when referrals are avoided, others (or the IGO) lose: the changes sum to zero."""
+    result = simulate(world.db, principal("board_riv"), "IGO-RIV", 2025)
+    for row in result.rows:
+        assert row.per_referral_avoided("historisch") in (0, None)
+        assert row.per_referral_avoided("verdeelsleutel") in (0, None)
+    for key in result.plans:
+        assert sum(r.without_referrals[key] - r.amounts[key] for r in result.rows) == 0, key
+    referred = [r for r in result.rows if r.referred]
+    assert referred, "the world has a pregnancy referred during pregnancy (Z-0002)"
+
+
 def test_the_transition_year_keeps_every_member_within_its_corridor(world):
     """plans.yaml: 25 % of the client-profile plan, no member below −5 % of the current plan (when feasible)."""
     current, presets = plan_presets()

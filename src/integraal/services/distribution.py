@@ -9,7 +9,7 @@ sets before it decides. Plans come from ``data/distribution/plans.yaml`` (or are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +20,7 @@ import yaml
 from integraal.distribution import (
     IGO,
     Allocation,
+    ClientProfile,
     Corridor,
     DistributionInput,
     DistributionPlan,
@@ -110,6 +111,8 @@ class MemberRow:
     amounts: dict[str, int]  # plan key → cents
     pregnancies: int  # pregnancies this member cared for (shadow claims)
     activities: int
+    referred: int = 0  # of those, pregnancies referred during pregnancy or labour
+    without_referrals: dict[str, int] = field(default_factory=dict)  # plan → cents had they stayed in primary care
 
     def difference(self, plan: str, current: str) -> int:
         return self.amounts[plan] - self.amounts[current]
@@ -124,6 +127,14 @@ class MemberRow:
     def per_activity(self, plan: str) -> int | None:
         return None if not self.activities else self.amounts[plan] // self.activities
 
+    def per_referral_avoided(self, plan: str) -> int | None:
+        """What the member gains (negative: loses) per referral avoided, on average: the change in its amount had
+        its referred pregnancies stayed in primary care (their profile only — the care stays as it was), divided
+        by their number. Zero under plans that do not look at profiles."""
+        if not self.referred or plan not in self.without_referrals:
+            return None
+        return (self.without_referrals[plan] - self.amounts[plan]) // self.referred
+
 
 @dataclass(slots=True)
 class Simulation:
@@ -134,6 +145,18 @@ class Simulation:
     received_cents: int
     rows: list[MemberRow] = field(default_factory=list)
     allocations: dict[str, Allocation] = field(default_factory=dict)
+
+
+REFERRED = frozenset({ClientProfile.REFERRED_PREGNANCY, ClientProfile.REFERRED_LABOUR})
+
+
+def _without_referrals(data: DistributionInput) -> DistributionInput:
+    """The same year as if every referred pregnancy had stayed in primary care (its profile; the care stays)."""
+    rows = tuple(
+        replace(row, profile=ClientProfile.LOW_RISK_PRIMARY) if row.profile in REFERRED else row
+        for row in data.pregnancies
+    )
+    return replace(data, pregnancies=rows)
 
 
 def simulate(
@@ -153,10 +176,17 @@ def simulate(
         raise KeyError(f"unknown plan(s): {', '.join(unknown)}; known: {', '.join(presets)}")
     data = data or distribution_input(db, principal, igo_id, year)
     allocations = {key: allocate(key, year, data) for key in keys}
+    primary_only = _without_referrals(data)
+    without = {key: allocate(key, year, primary_only) for key in keys}
     received = sum(r.amount_cents for r in data.receipts)
+    referred_ids = {r.pregnancy_id for r in data.pregnancies if r.profile in REFERRED}
     pregnancies: dict[str, set[str]] = {}
     for claim in data.shadow_claims:
         pregnancies.setdefault(claim.agb, set()).add(claim.pregnancy_id)
+    cared: dict[str, set[str]] = {agb: set(ids) for agb, ids in pregnancies.items()}
+    for count in data.activities:
+        if count.pregnancy_id is not None:
+            cared.setdefault(count.agb, set()).add(count.pregnancy_id)
     activities: dict[str, int] = {}
     for count in data.activities:
         activities[count.agb] = activities.get(count.agb, 0) + int(count.count)
@@ -170,9 +200,20 @@ def simulate(
                 {key: allocation.amount(member.agb) for key, allocation in allocations.items()},
                 len(pregnancies.get(member.agb, ())),
                 activities.get(member.agb, 0),
+                len(cared.get(member.agb, set()) & referred_ids),
+                {key: allocation.amount(member.agb) for key, allocation in without.items()},
             )
         )
     simulation.rows.append(
-        MemberRow(IGO, "IGO", "", {key: allocation.amount(IGO) for key, allocation in allocations.items()}, 0, 0)
+        MemberRow(
+            IGO,
+            "IGO",
+            "",
+            {key: allocation.amount(IGO) for key, allocation in allocations.items()},
+            0,
+            0,
+            0,
+            {key: allocation.amount(IGO) for key, allocation in without.items()},
+        )
     )
     return simulation

@@ -42,6 +42,9 @@ class MemberResult(Schema):
     difference_percent: dict[str, str | None] = Field(description="Per plan key; null where the current is 0.")
     per_pregnancy_cents: dict[str, int | None] = Field(description="What the plan pays per pregnancy cared for.")
     per_activity_cents: dict[str, int | None]
+    per_referral_avoided_cents: dict[str, int | None] = Field(
+        description="Per plan: the change had the member's referred pregnancies stayed in primary care, per pregnancy."
+    )
 
 
 class SimulationResult(Schema):
@@ -110,6 +113,7 @@ def simulation(
                 },
                 per_pregnancy_cents={k: row.per_pregnancy(k) for k in keys},
                 per_activity_cents={k: row.per_activity(k) for k in keys},
+                per_referral_avoided_cents={k: row.per_referral_avoided(k) for k in keys},
             )
         )
     return SimulationResult(
