@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
+from national_year import PeakSampler
 
 from integraal.claims.formats import get_format
 from integraal.claims.simulator import simulate_return
@@ -33,32 +32,9 @@ T = TypeVar("T")
 AT = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
 
-class PeakMemory:
-    """Samples this process's resident memory every 20 ms while a stage runs."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def __enter__(self) -> PeakMemory:
-        self.peak = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def stage(name: str, work: Callable[[], T]) -> T:
     started = time.perf_counter()
-    with PeakMemory() as memory:
+    with PeakSampler() as memory:
         result = work()
     print(f"{name:<22} {time.perf_counter() - started:7.1f} s   peak RSS {memory.peak / 2**20:8.0f} MiB", flush=True)
     return result

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from claims_national import PeakMemory, build_region
+from claims_national import build_region
+from national_year import PeakSampler
 from sqlalchemy import select
 
 from integraal.distribution import run_plan
@@ -38,7 +39,7 @@ def main() -> None:
     _, presets = plan_presets()
     total_input = total_plans = 0.0
     receipts = pregnancies = 0
-    with PeakMemory() as memory:
+    with PeakSampler() as memory:
         for igo in igos:
             started = time.perf_counter()
             data = distribution_input(database, SYSTEM, igo, args.year)

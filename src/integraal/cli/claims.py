@@ -5,7 +5,7 @@ The command line acts for the whole database (as a superuser: whoever runs it ho
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +19,7 @@ from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
 from integraal.services import claims, reconciliation
 from integraal.services.access import SYSTEM
-from integraal.services.insurer_simulation import MonthRun, run_month
+from integraal.services.insurer_simulation import MonthRun, last_day_of_month, run_month
 
 app = typer.Typer(
     help="Claims to insurers (declaraties): batches per IGO and insurer from the bundle decisions, KZ301-style "
@@ -202,7 +202,7 @@ def month(
     KZ302 back, apply, and the follow-up batches the returns caused (e.g. members' lines after a 0587)."""
     database = open_database(db, needs="claim_batches")
     start = month_start.date()
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    end = last_day_of_month(start)
     run = run_month(
         database, SYSTEM, start, end, hidden_outside_share=hidden_outside_share, reject_share=reject_share, seed=seed
     )

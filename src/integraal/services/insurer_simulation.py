@@ -201,4 +201,9 @@ def busiest_month(db: Database) -> tuple[date, date] | None:
         per_month[(day.year, day.month)] += 1
     year, month = max(per_month, key=lambda k: (per_month[k], k))
     start = date(year, month, 1)
-    return start, (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start, last_day_of_month(start)
+
+
+def last_day_of_month(day: date) -> date:
+    """The last day of ``day``'s calendar month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

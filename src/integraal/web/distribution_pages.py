@@ -19,10 +19,10 @@ from integraal.services.access import AccessDeniedError, Action, NotFoundError, 
 from integraal.services.distribution import plan_presets, simulate
 from integraal.services.funding_scenarios import funding_scenarios
 from integraal.services.periods import PeriodError, close_period, list_periods, period_lines
-from integraal.services.statements import statement, statement_pdf
+from integraal.services.statements import Statement, statement, statement_pdf
 from integraal.services.users import check_csrf
 from integraal.web.charts import Series, grouped_bars, waterfall
-from integraal.web.pages import _error, _page, _visitor
+from integraal.web.pages import Visitor, _error, _page, _visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -173,28 +173,30 @@ def statements_page(request: Request, period: Annotated[str, Query(max_length=60
     return _page(request, visitor, "statements.html", periods=closed, chosen=chosen, rows=rows, problem=None)
 
 
-@router.get("/statements/{period_id}/{agb}")
-def statement_page(request: Request, period_id: str, agb: str) -> Response:
+def _statement(request: Request, period_id: str, agb: str) -> tuple[Visitor, Statement | Response]:
+    """The member's statement, or the error page the visitor gets instead (403 role, 404 not in scope)."""
     visitor = _visitor(request)
     assert visitor.principal is not None
     try:
-        result = statement(get_database(request), visitor.principal, period_id, agb)
+        return visitor, statement(get_database(request), visitor.principal, period_id, agb)
     except AccessDeniedError:
-        return _error(request, visitor, 403, "forbidden")
+        return visitor, _error(request, visitor, 403, "forbidden")
     except NotFoundError:
-        return _error(request, visitor, 404, "not_found")
+        return visitor, _error(request, visitor, 404, "not_found")
+
+
+@router.get("/statements/{period_id}/{agb}")
+def statement_page(request: Request, period_id: str, agb: str) -> Response:
+    visitor, result = _statement(request, period_id, agb)
+    if isinstance(result, Response):
+        return result
     return _page(request, visitor, "statement.html", s=result)
 
 
 @router.get("/statements/{period_id}/{agb}/pdf")
 def statement_pdf_page(request: Request, period_id: str, agb: str) -> Response:
-    visitor = _visitor(request)
-    assert visitor.principal is not None
-    try:
-        result = statement(get_database(request), visitor.principal, period_id, agb)
-    except AccessDeniedError:
-        return _error(request, visitor, 403, "forbidden")
-    except NotFoundError:
-        return _error(request, visitor, 404, "not_found")
+    visitor, result = _statement(request, period_id, agb)
+    if isinstance(result, Response):
+        return result
     headers = {"Content-Disposition": f'attachment; filename="{period_id}-{agb}.pdf"'}
     return Response(statement_pdf(result, visitor.lang), media_type="application/pdf", headers=headers)
