@@ -45,6 +45,7 @@ def roles(*names: str) -> frozenset[str]:
 
 REGISTER = roles("igo_admin", "igo_board", "member", "insurer", "superuser")
 CASE_DATA = roles("igo_admin", "igo_board", "insurer", "superuser")  # pregnancies, decisions, contracts
+INSIGHT = roles("igo_admin", "igo_board", "insurer", "analyst", "superuser")  # aggregates, suppressed outside
 
 EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/openapi.json"): PUBLIC,
@@ -88,6 +89,11 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/distribution/periods/{period_id}/statements/{agb}/pdf"): roles(
         "igo_admin", "igo_board", "member", "superuser"
     ),
+    ("GET", "/api/insight/indicators"): INSIGHT,
+    ("GET", "/api/insight/indicators/{indicator_id}"): INSIGHT,
+    ("GET", "/api/insight/indicators/{indicator_id}/trend"): INSIGHT,
+    ("GET", "/api/insight/overview"): INSIGHT,
+    ("GET", "/api/insight/report.pdf"): INSIGHT,
 }
 
 SUCCESS = {
@@ -125,6 +131,9 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/statements"): roles("igo_admin", "igo_board", "member", "superuser"),
     ("GET", "/statements/{period_id}/{agb}"): roles("igo_admin", "igo_board", "member", "superuser"),
     ("GET", "/statements/{period_id}/{agb}/pdf"): roles("igo_admin", "igo_board", "member", "superuser"),
+    ("GET", "/insight"): INSIGHT,
+    ("GET", "/insight/indicators/{indicator_id}"): INSIGHT,
+    ("GET", "/insight/report.pdf"): INSIGHT,
 }
 WEB_SUCCESS = {
     ("GET", "/"): 303,
@@ -197,6 +206,7 @@ def path_params(person: Person | None) -> dict[str, str]:
             "lang": "en",
             "batch_id": "B0000001",
             "period_id": "IGO-RIV-2025",
+            "indicator_id": "caesarean_total",
         }
     igo = home_igo(person)
     own = sorted(person.own_pregnancies()) or ["Z-0001"]
@@ -210,6 +220,7 @@ def path_params(person: Person | None) -> dict[str, str]:
         "lang": "en",
         "batch_id": "B0000001",
         "period_id": f"{igo}-2025",
+        "indicator_id": "caesarean_total",
     }
 
 
@@ -281,6 +292,9 @@ def call(world: World, method: str, path: str, person: Person | None):
     if (method, path) == ("GET", "/api/distribution/simulation"):
         igo = home_igo(person) if person else "IGO-RIV"
         return world.client.get(url, params={"igo_id": igo, "year": 2025}, headers=headers)
+    if path.startswith("/api/insight/"):
+        igo = home_igo(person) if person else "IGO-RIV"
+        return world.client.get(url, params={"igo_id": igo, "year": 2025, "years": "2025"}, headers=headers)
     if (method, path) == ("POST", "/api/claims/payments"):
         name = person.username if person else "anonymous"
         body = {"payment_id": f"PAY-{name}", "uzovi": "3311", "received_on": "2026-02-01", "total_cents": 0}
@@ -438,7 +452,7 @@ def test_web_page_as_role(world, method, path, person):
         assert response.headers["location"].startswith("/login?next=")
     if response.status_code < 300 and person is not None and path.endswith("/send"):
         assert response.headers["content-type"] == "application/octet-stream"  # the claim file itself
-    elif response.status_code < 300 and person is not None and path.endswith("/pdf"):
+    elif response.status_code < 300 and person is not None and path.endswith(("/pdf", ".pdf")):
         assert response.content.startswith(b"%PDF")
     elif response.status_code < 300 and person is not None:
         assert response.headers["content-type"].startswith("text/html")

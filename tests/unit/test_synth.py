@@ -77,6 +77,11 @@ def test_columns_exactly_as_documented(small: Region) -> None:
             "end_reason", "referral_date", "referral_stage",
         ],
         "activities": ["activity_id", "bsn", "pregnancy_id", "agb", "activity_code", "date", "quantity"],
+        "outcomes": [
+            "pregnancy_id", "nulliparous", "multiple_pregnancy", "gestational_age_days", "labour_onset",
+            "birth_mode", "birth_place", "perinatal_death", "nicu_admission", "blood_loss_ml",
+            "breastfeeding_at_discharge", "prem_score", "prom_score",
+        ],
     }  # fmt: skip
     assert {k: list(v) for k, v in COLUMNS.items()} == expected
     for kind, columns in expected.items():

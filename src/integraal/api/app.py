@@ -19,10 +19,12 @@ from integraal.api.routers import (
     distribution,
     health,
     igos,
+    insight,
     pregnancies,
     providers,
 )
 from integraal.api.settings import Settings
+from integraal.logging_setup import ensure_logging
 from integraal.store.database import Database
 
 ROUTERS = (
@@ -36,6 +38,7 @@ ROUTERS = (
     decisions,
     claims,
     distribution,
+    insight,
     audit,
 )
 
@@ -52,6 +55,7 @@ rows of other tenants answer 404 like missing ones. Amounts are integer cents. E
 
 def create_app(database: Database | None = None, *, settings: Settings | None = None) -> FastAPI:
     """The app on ``database`` (default: ``settings.database_url`` or ``$INTEGRAAL_DATABASE_URL``)."""
+    ensure_logging()
     settings = settings or Settings()
     app = FastAPI(
         title="Integraal API",

@@ -17,7 +17,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="INTEGRAAL_DATABASE_URL",
-        help="Database: a SQLite file path or a SQLAlchemy URL. Default: integraal.db in this folder.",
+        help="Database: a SQLite file path or a SQLAlchemy URL. Default: database_url in the config file "
+        "(docs/operations.md), else integraal.db in this folder.",
     ),
 ]
 

@@ -50,7 +50,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="INTEGRAAL_DATABASE_URL",
-        help="Database: a SQLite file path or a SQLAlchemy URL. Default: integraal.db in this folder.",
+        help="Database: a SQLite file path or a SQLAlchemy URL. Default: database_url in the config file "
+        "(docs/operations.md), else integraal.db in this folder.",
     ),
 ]
 AsOfOption = Annotated[
@@ -72,11 +73,36 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL. Default: $INTEGRAAL_LOG_LEVEL, the config file, else "
+            "WARNING (INFO for serve).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format", help="text or json (one JSON object per line). Default: $INTEGRAAL_LOG_FORMAT, else text."
+        ),
+    ] = None,
 ) -> None:
     """Integraal command line."""
+    from integraal.config import ConfigError
+    from integraal.logging_setup import configure_from_config
+
+    try:
+        configure_from_config(
+            log_level, log_format, default_level="INFO" if ctx.invoked_subcommand == "serve" else "WARNING"
+        )
+    except ConfigError as exc:
+        console.print(f"[red]Configuration error:[/] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _open(db: str | None, create: bool = False) -> Database:
@@ -341,6 +367,7 @@ app.add_typer(__import__("integraal.cli.users", fromlist=["app"]).app, name="use
 app.add_typer(__import__("integraal.cli.serve", fromlist=["app"]).app)
 app.add_typer(__import__("integraal.cli.claims", fromlist=["app"]).app, name="claims")
 app.add_typer(__import__("integraal.cli.distribute", fromlist=["app"]).app, name="distribute")
+app.add_typer(__import__("integraal.cli.backup", fromlist=["app"]).app)
 
 
 if __name__ == "__main__":  # pragma: no cover

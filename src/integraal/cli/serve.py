@@ -26,4 +26,5 @@ def serve(
 
     database = open_database(db)
     console.print(f"Integraal on http://{host}:{port}/  (API docs at /api/docs; database {database.url})")
-    uvicorn.run(create_app(database), host=host, port=port, log_level="info")
+    # Uvicorn's loggers go through the root handler of `--log-format` / $INTEGRAAL_LOG_FORMAT (BSNs redacted).
+    uvicorn.run(create_app(database), host=host, port=port, log_level=None, log_config=None)

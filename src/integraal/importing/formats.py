@@ -27,6 +27,15 @@ from integraal.importing.validation import (
     pattern,
     positive_quantity,
 )
+from integraal.insight.outcomes import (
+    MAX_BLOOD_LOSS_ML,
+    MAX_GESTATION_DAYS,
+    PREM_RANGE,
+    PROM_RANGE,
+    BirthMode,
+    BirthPlace,
+    LabourOnset,
+)
 
 IDENT = (pattern(r"^[A-Za-z0-9_.\-]{1,60}$"), "must be 1–60 letters, digits, '.', '_' or '-'")
 AGB = (digits(8), "AGB code must be exactly 8 digits")
@@ -51,6 +60,10 @@ class References:
         )
     )
     """Stored membership periods, dates as ISO text (empty end = open)."""
+    pregnancy_ends: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"pregnancy_id": pl.Utf8, "end_reason": pl.Utf8})
+    )
+    """Stored trajectories and how they ended (empty: ongoing), for outcome rows."""
     activity_codes_by_year: dict[int, frozenset[str]] = field(default_factory=dict)
     prestatie_codes_by_year: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -373,8 +386,123 @@ ACTIVITIES = FileFormat(
     ),
 )
 
+# --- outcomes ------------------------------------------------------------------------------------------------
+
+YES_NO = ("yes", "no")
+BOOLEAN = (one_of(YES_NO), "must be yes or no (empty: unknown)")
+OUTCOME_FLAGS = ("nulliparous", "multiple_pregnancy", "perinatal_death", "nicu_admission", "breastfeeding_at_discharge")
+BIRTH_ONLY = (
+    "gestational_age_days",
+    "labour_onset",
+    "birth_mode",
+    "birth_place",
+    "perinatal_death",
+    "nicu_admission",
+    "blood_loss_ml",
+    "breastfeeding_at_discharge",
+)
+
+
+def _int_between(low: int, high: int) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
+    def check(c: pl.Expr) -> pl.Expr:
+        value = c.cast(pl.Int64, strict=False)
+        return c.str.contains(r"^\d{1,6}$") & (value >= low) & (value <= high)
+
+    return check, f"must be a whole number from {low} to {high}"
+
+
+def _score_between(low: float, high: float) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
+    def check(c: pl.Expr) -> pl.Expr:
+        value = c.cast(pl.Float64, strict=False)
+        return c.str.contains(r"^\d{1,3}(\.\d{1,2})?$") & (value >= low) & (value <= high)
+
+    return check, f"must be a number from {low:g} to {high:g} with at most 2 decimals ('.' as decimal sign)"
+
+
+def _outcome_rules(refs: References) -> Sequence[RowRule]:
+    ended = _c("__end_reason")
+    caesarean = _c("birth_mode").is_in([BirthMode.PLANNED_CAESAREAN.value, BirthMode.EMERGENCY_CAESAREAN.value])
+    vaginal = _c("birth_mode").is_in([BirthMode.SPONTANEOUS_VAGINAL.value, BirthMode.ASSISTED_VAGINAL.value])
+    rules = [
+        RowRule("pregnancy_id", ended.is_null(), "unknown trajectory (import pregnancies.csv first)"),
+    ]
+    rules += [
+        RowRule(
+            name,
+            ended.is_not_null() & (ended != EndReason.BIRTH.value) & (_c(name) != ""),
+            "a birth outcome for a trajectory that did not end in a birth (see its end_reason in pregnancies.csv)",
+        )
+        for name in BIRTH_ONLY
+    ]
+    rules += [
+        RowRule(
+            "labour_onset",
+            vaginal & (_c("labour_onset") == LabourOnset.NO_LABOUR.value),
+            "a vaginal birth without labour",
+        ),
+        RowRule(
+            "birth_place",
+            caesarean
+            & _c("birth_place").is_in(
+                [BirthPlace.HOME.value, BirthPlace.BIRTH_CENTRE.value, BirthPlace.HOSPITAL_PRIMARY.value]
+            ),
+            "a caesarean section takes place in hospital under secondary care (hospital_secondary)",
+        ),
+    ]
+    return rules
+
+
+def _flag(name: str) -> pl.Expr:
+    return pl.when(_c(name) == "").then(None).otherwise(_c(name) == "yes").alias(name)
+
+
+def _blank_as_null(name: str, dtype: pl.DataType | None = None) -> pl.Expr:
+    value = pl.when(_c(name) == "").then(None).otherwise(_c(name))
+    return (value.cast(dtype) if dtype is not None else value).alias(name)
+
+
+OUTCOMES = FileFormat(
+    kind="outcomes",
+    table="outcomes",
+    key=("pregnancy_id",),
+    columns=lambda refs: (
+        Column("pregnancy_id", checks=(IDENT,)),
+        *(Column(name, False, (BOOLEAN,)) for name in ("nulliparous", "multiple_pregnancy")),
+        Column("gestational_age_days", False, (_int_between(0, MAX_GESTATION_DAYS),)),
+        Column("labour_onset", False, ((one_of([v.value for v in LabourOnset]), "unknown labour onset"),)),
+        Column("birth_mode", False, ((one_of([v.value for v in BirthMode]), "unknown mode of birth"),)),
+        Column("birth_place", False, ((one_of([v.value for v in BirthPlace]), "unknown place of birth"),)),
+        *(Column(name, False, (BOOLEAN,)) for name in ("perinatal_death", "nicu_admission")),
+        Column("blood_loss_ml", False, (_int_between(0, MAX_BLOOD_LOSS_ML),)),
+        Column("breastfeeding_at_discharge", False, (BOOLEAN,)),
+        Column("prem_score", False, (_score_between(*PREM_RANGE),)),
+        Column("prom_score", False, (_score_between(*PROM_RANGE),)),
+    ),
+    row_rules=_outcome_rules,
+    prepare=lambda frame, refs: frame.join(
+        refs.pregnancy_ends.select("pregnancy_id", pl.col("end_reason").fill_null("").alias("__end_reason")),
+        on="pregnancy_id",
+        how="left",
+    ),
+    to_rows=lambda f: f.select(
+        "pregnancy_id",
+        _flag("nulliparous"),
+        _flag("multiple_pregnancy"),
+        _blank_as_null("gestational_age_days", pl.Int64()),
+        _blank_as_null("labour_onset"),
+        _blank_as_null("birth_mode"),
+        _blank_as_null("birth_place"),
+        _flag("perinatal_death"),
+        _flag("nicu_admission"),
+        _blank_as_null("blood_loss_ml", pl.Int64()),
+        _flag("breastfeeding_at_discharge"),
+        _blank_as_null("prem_score", pl.Float64()),
+        _blank_as_null("prom_score", pl.Float64()),
+    ),
+)
+
 FORMATS: dict[str, FileFormat] = {
-    f.kind: f for f in (PROVIDERS, IGOS, INSURERS, MEMBERSHIPS, CONTRACTS, PREGNANCIES, ACTIVITIES)
+    f.kind: f for f in (PROVIDERS, IGOS, INSURERS, MEMBERSHIPS, CONTRACTS, PREGNANCIES, ACTIVITIES, OUTCOMES)
 }
 """All formats, in dependency order: import files in this order."""
 

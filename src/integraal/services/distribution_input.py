@@ -10,7 +10,9 @@
 
 Members are the providers with a membership of the IGO in the year. Availability units default to one for the
 disciplines that keep 24/7 readiness (midwives, hospital, gynaecologists, kraamzorg) and zero for the others;
-quality scores come with the indicators (issue 6) and are empty until then.
+quality scores come from the outcome indicators (``insight.quality``): per member, over the pregnancies it cared
+for, case-mix adjusted against the country's pregnancies that ended in the year or the year before; without
+registered outcomes there are none and a quality pool stays with the IGO as a quality fund.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from integraal.distribution import (
     DistributionInput,
     Member,
     PregnancyRow,
+    QualityScore,
     Receipt,
     ShadowClaim,
     derive_client_profile,
@@ -35,12 +38,15 @@ from integraal.distribution import (
 from integraal.domain.contract import ContractBook
 from integraal.domain.phase import Phase
 from integraal.domain.provider import Discipline
+from integraal.insight import load_indicators
+from integraal.insight.quality import member_scores
 from integraal.rules.bulk import decide_frames
 from integraal.rules.decision import Outcome
 from integraal.rules.engine import DecisionContext
 from integraal.rules.matching import TrajectoryIndex
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.decisions import _assign
+from integraal.services.insight import outcome_frame
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
 from integraal.store.bulk import read_frame
@@ -131,6 +137,7 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
     )
     shadow: list[ShadowClaim] = []
     counts: list[ActivityCount] = []
+    quality: list[QualityScore] = []
     if activities is not None and activities.height:
         trailing = max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
         assigned, _ = _assign(activities, TrajectoryIndex(pregnancies, trailing), False)
@@ -156,6 +163,7 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
             ActivityCount(agb, code, Decimal(int(n)), pregnancy_id)
             for agb, code, pregnancy_id, n in per_type.iter_rows()
         ]
+        quality = _quality_scores(db, igo_id, year, paid_for, assigned.filter(pl.col("agb").is_in(list(agbs))))
     return DistributionInput(
         year=year,
         members=members,
@@ -163,4 +171,18 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
         pregnancies=rows,
         shadow_claims=tuple(shadow),
         activities=tuple(counts),
+        quality=tuple(quality),
     )
+
+
+def _quality_scores(
+    db: Database, igo_id: str, year: int, paid_for: list[str], care: pl.DataFrame
+) -> list[QualityScore]:
+    """Each member's indicator scores over the pregnancies it cared for (module docstring)."""
+    p = tables.pregnancies
+    own = outcome_frame(db, p.c.igo_id == igo_id).filter(pl.col("pregnancy_id").is_in(paid_for))
+    if own.is_empty():
+        return []
+    reference = outcome_frame(db, p.c.igo_id.is_not(None), [year - 1, year])
+    scores = member_scores(load_indicators().values(), own, care.select("agb", "pregnancy_id"), reference)
+    return [QualityScore(s.agb, s.indicator_id, s.score) for s in scores]

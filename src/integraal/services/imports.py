@@ -20,6 +20,7 @@ import polars as pl
 from sqlalchemy import Connection, Table, insert, select
 
 from integraal.data.loader import load_catalogue
+from integraal.importing.fhir_outcomes import read_fhir_outcomes
 from integraal.importing.formats import FORMATS, References, detect_kind
 from integraal.importing.validation import ROW, FileError, RowError, read_csv, validate
 from integraal.services import audit
@@ -48,24 +49,36 @@ class ImportReport:
 def import_files(
     db: Database, paths: Iterable[Path], actor: str = "cli", kind: str | None = None
 ) -> list[ImportReport]:
-    """Import files in dependency order (providers before memberships before activities …)."""
+    """Import files in dependency order (providers before memberships before activities …).
+
+    A ``.json`` file (unless ``kind`` names another kind than outcomes) is a FHIR Bundle of outcomes
+    (docs/formats.md, "Outcomes from FHIR"): read into the frame of an outcomes.csv, with the entries it could not
+    map as row errors, then imported like that CSV."""
     order = list(FORMATS)
-    planned: list[tuple[int, Path, str, pl.DataFrame]] = []
+    planned: list[tuple[int, Path, str, pl.DataFrame, list[RowError]]] = []
     for path in paths:
+        if path.suffix.lower() == ".json" and kind in (None, "outcomes"):
+            bundle = read_fhir_outcomes(path)
+            planned.append((order.index("outcomes"), path, "outcomes", bundle.frame, bundle.errors))
+            continue
         frame = read_csv(path)
         file_kind = kind or detect_kind([c for c in frame.columns if c != ROW])
         if file_kind is None:
             raise FileError(str(path), "cannot tell which kind of file this is from its header; use --kind")
-        planned.append((order.index(file_kind), path, file_kind, frame))
+        planned.append((order.index(file_kind), path, file_kind, frame, []))
     planned.sort(key=lambda p: (p[0], str(p[1])))
-    return [import_frame(db, path, file_kind, frame, actor) for _, path, file_kind, frame in planned]
+    return [import_frame(db, path, file_kind, frame, actor, errors) for _, path, file_kind, frame, errors in planned]
 
 
 def import_file(db: Database, path: Path, kind: str | None = None, actor: str = "cli") -> ImportReport:
     return import_files(db, [path], actor=actor, kind=kind)[0]
 
 
-def import_frame(db: Database, path: Path, kind: str, frame: pl.DataFrame, actor: str) -> ImportReport:
+def import_frame(
+    db: Database, path: Path, kind: str, frame: pl.DataFrame, actor: str, read_errors: Sequence[RowError] = ()
+) -> ImportReport:
+    """``read_errors``: rows a reader could not even put in the frame (a FHIR entry it cannot map); they are
+    rejected and quarantined with the validation errors, and counted as rows of the file."""
     fmt = FORMATS[kind]
     name = str(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -73,6 +86,9 @@ def import_frame(db: Database, path: Path, kind: str, frame: pl.DataFrame, actor
         references = load_references(connection, kind)
         prepared = fmt.prepare(frame, references)
         validated = validate(prepared, path.name, fmt.columns(references), fmt.row_rules(references), fmt.key)
+        if read_errors:
+            validated.errors = sorted([*validated.errors, *read_errors], key=lambda e: (e.row, e.field))
+            validated.total = len(set(frame.get_column(ROW).to_list()) | {e.row for e in read_errors})
         rows = fmt.to_rows(validated.valid)
         upsert_frame(connection, tables.metadata.tables[fmt.table], rows, fmt.key)
         report = ImportReport(
@@ -146,6 +162,12 @@ def load_references(connection: Connection, kind: str) -> References:
         refs["pregnancies"] = pl.DataFrame(
             {"pregnancy_id": [r[0] for r in rows], "bsn": [r[1] for r in rows]},
             schema={"pregnancy_id": pl.Utf8, "bsn": pl.Utf8},
+        )
+    if kind == "outcomes":
+        rows = connection.execute(select(tables.pregnancies.c.pregnancy_id, tables.pregnancies.c.end_reason)).all()
+        refs["pregnancy_ends"] = pl.DataFrame(
+            {"pregnancy_id": [r[0] for r in rows], "end_reason": [r[1] for r in rows]},
+            schema={"pregnancy_id": pl.Utf8, "end_reason": pl.Utf8},
         )
     return References(**refs)
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+
+from integraal.config import load_config
 
 DEFAULT_DB = "integraal.db"
 
 
 def database_url(value: str | None = None) -> str:
-    """A SQLAlchemy URL from a path or URL; default ``$INTEGRAAL_DATABASE_URL`` or ``integraal.db``."""
-    value = value or os.environ.get("INTEGRAAL_DATABASE_URL") or DEFAULT_DB
+    """A SQLAlchemy URL from a path or URL; default ``$INTEGRAAL_DATABASE_URL``, then ``database_url`` in the
+    config file (``integraal.config``), then ``integraal.db``."""
+    value = value or load_config().database_url or DEFAULT_DB
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser()}"
@@ -46,6 +50,14 @@ class Database:
     def is_initialised(self) -> bool:
         return inspect(self.engine).has_table("activities")
 
+    def revision(self) -> str | None:
+        """The Alembic revision the schema is at (``None``: never migrated). Read directly: Alembic's own
+        reader logs two lines per call, too many for a health probe."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -55,6 +67,18 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(resources.files("integraal.store") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+@lru_cache(maxsize=1)
+def migration_revisions() -> tuple[str, ...]:
+    """Every Alembic revision this code knows, oldest first; the last is the head."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([revision.revision for revision in script.walk_revisions()]))
+
+
+def head_revision() -> str:
+    """The newest Alembic revision of this code: what ``integraal init`` migrates to."""
+    return migration_revisions()[-1]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -438,3 +439,22 @@ booked_receipts = Table(
 """The money each booking of a period rested on, per pregnancy and phase. ``booked_in`` = ``period_id``: the
 receipts at closing; a later ``booked_in``: the change found when that later period was closed. Their sum per
 pregnancy and phase is the money of the period as booked so far, which the next closing compares with."""
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("pregnancy_id", String(60), ForeignKey("pregnancies.pregnancy_id"), primary_key=True),
+    Column("nulliparous", Boolean, nullable=True),
+    Column("multiple_pregnancy", Boolean, nullable=True),
+    Column("gestational_age_days", Integer, nullable=True),
+    Column("labour_onset", String(20), nullable=True),
+    Column("birth_mode", String(30), nullable=True),
+    Column("birth_place", String(30), nullable=True),
+    Column("perinatal_death", Boolean, nullable=True),
+    Column("nicu_admission", Boolean, nullable=True),
+    Column("blood_loss_ml", Integer, nullable=True),
+    Column("breastfeeding_at_discharge", Boolean, nullable=True),
+    Column("prem_score", Float, nullable=True),  # a score, not money: a float is fine
+    Column("prom_score", Float, nullable=True),
+)
+"""Birth outcomes and experience measures per pregnancy (issue 6); NULL = unknown, counted as missing."""

@@ -1,9 +1,10 @@
 """Synthetic birth-care regions for development, tests and demos (`integraal synth`).
 
 Public API: `generate_region` builds a reproducible region (providers, IGOs, memberships, insurers,
-contracts, pregnancies, activities) as polars frames shaped exactly like the import CSV files of
-docs/formats.md; `write_region` writes them; `Region.calibration` shows how the region compares with the
-national figures it was calibrated to (sources in calibration.yaml).
+contracts, pregnancies, activities, birth outcomes) as polars frames shaped exactly like the import CSV
+files of docs/formats.md; `write_region` writes them; `Region.calibration` shows how the region compares
+with the national figures it was calibrated to (sources in calibration.yaml). docs/synthetic.md explains
+the model.
 """
 
 from integraal.synth.calibration import CalibrationRow

@@ -15,11 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import yaml
+
+from integraal.insight.outcomes import BirthMode, BirthPlace, LabourOnset
+
+if TYPE_CHECKING:
+    from integraal.synth.outcomes import OutcomeArrays
 
 #: End reasons as integer codes inside the generator (index into this tuple); 0 means "ongoing".
 END_REASONS: tuple[str, ...] = (
@@ -33,6 +38,10 @@ END_REASONS: tuple[str, ...] = (
 )
 #: Referral stages as integer codes (0 = no referral).
 REFERRAL_STAGES: tuple[str, ...] = ("", "intake", "pregnancy", "labour")
+#: Outcome categories as integer codes (index into these tuples; -1 means unknown or not a birth).
+LABOUR_ONSETS: tuple[str, ...] = tuple(v.value for v in LabourOnset)
+BIRTH_MODES: tuple[str, ...] = tuple(v.value for v in BirthMode)
+BIRTH_PLACES: tuple[str, ...] = tuple(v.value for v in BirthPlace)
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -163,6 +172,7 @@ class Facts:
     m_provider: IntArray
     m_start: IntArray
     m_end: IntArray
+    outcomes: OutcomeArrays  # outcomes.csv as recorded (unknowns and non-births are -1)
 
 
 def _share(mask: BoolArray, denominator: BoolArray) -> float:
@@ -186,6 +196,33 @@ def bundle_broken(facts: Facts) -> BoolArray:
     broken = np.zeros(facts.end_reason.shape, dtype=np.bool_)
     broken[traj[~member]] = True
     return broken
+
+
+def _known_share(values: IntArray, event: BoolArray, population: BoolArray) -> float:
+    """Share of `event` among `population` rows whose recorded value is known (not -1)."""
+    return _share(event, population & (values >= 0))
+
+
+def _outcome_measures(facts: Facts, births: BoolArray) -> dict[str, float]:
+    """Generated values of the outcome targets, measured on outcomes.csv as recorded (unknowns left out)."""
+    o = facts.outcomes
+    mode, onset = o.birth_mode, o.labour_onset
+    live = births & (o.perinatal_death == 0)
+    return {
+        "nulliparous": _known_share(o.nulliparous, o.nulliparous == 1, births),
+        "multiple_pregnancy": _known_share(o.multiple_pregnancy, o.multiple_pregnancy == 1, births),
+        "perinatal_mortality": 1000.0 * _known_share(o.perinatal_death, o.perinatal_death == 1, births),
+        "caesarean_planned": _known_share(mode, mode == BIRTH_MODES.index("planned_caesarean"), births),
+        "caesarean_emergency": _known_share(mode, mode == BIRTH_MODES.index("emergency_caesarean"), births),
+        "assisted_vaginal": _known_share(mode, mode == BIRTH_MODES.index("assisted_vaginal"), births),
+        "induction": _known_share(onset, onset == LABOUR_ONSETS.index("induced"), births),
+        "nicu_admission": _known_share(o.nicu_admission, o.nicu_admission == 1, births),
+        "postpartum_haemorrhage": _known_share(o.blood_loss_ml, o.blood_loss_ml > 1000, births),
+        "breastfeeding_at_discharge": _known_share(
+            o.breastfeeding_at_discharge, o.breastfeeding_at_discharge == 1, live
+        ),
+        "prem_response": _share(o.prem_tenths >= 0, births),
+    }
 
 
 def measure(facts: Facts) -> list[CalibrationRow]:
@@ -230,6 +267,7 @@ def measure(facts: Facts) -> list[CalibrationRow]:
         "bundle_breakers": _share(bundle_broken(facts), everyone),
         "due_next_year": _share(facts.due_next_year, everyone),
         "largest_insurer_share": _share(facts.insurer == largest, everyone),
+        **_outcome_measures(facts, births),
     }
     rows: list[CalibrationRow] = []
     for name, t in targets().items():

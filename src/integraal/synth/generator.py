@@ -3,7 +3,8 @@
 This module owns the *shape* of a synthetic region: which providers exist (community midwife practices,
 hospitals, gynaecologists, kraamzorg organisations, ultrasound centres, labs, GPs, paediatricians), which of
 them are members of an IGO and when, which insurers contracted which IGO at what tariff, how pregnancies
-run (intake, referral, birth or another end) and every care activity registered along the way. It exists so
+run (intake, referral, birth or another end), every care activity registered along the way and the birth
+outcomes (outcomes.csv, modelled in synth/outcomes.py on the trajectory decided here). It exists so
 the rest of Integraal (import, rules, claims, dashboards) can be developed, tested and demonstrated on data
 that looks like a Dutch region - including the awkward cases: bundle breakers (bundelbrekers: in-scope care
 by a non-member), membership periods, missing contracts, partial trajectories, activities without a
@@ -49,6 +50,7 @@ from integraal.synth.calibration import (
     model_value,
     target_value,
 )
+from integraal.synth.outcomes import OUTCOME_COLUMNS, outcome_frame, simulate_outcomes
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -84,6 +86,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "referral_stage",
     ),
     "activities": ("activity_id", "bsn", "pregnancy_id", "agb", "activity_code", "date", "quantity"),
+    "outcomes": OUTCOME_COLUMNS,
 }
 
 #: Activity codes the generator uses (activity_types.csv; codes are stable across catalogue years).
@@ -150,6 +153,7 @@ class Region:
     contracts: pl.DataFrame
     pregnancies: pl.DataFrame
     activities: pl.DataFrame
+    outcomes: pl.DataFrame
     calibration: list[CalibrationRow]
 
 
@@ -461,8 +465,8 @@ class _Trajectories:
     referral: IntArray
     secondary_from: IntArray  # day from which the hospital leads prenatal care (referral), else open
     direct_secondary: BoolArray
-    home: BoolArray
-    caesarean: BoolArray
+    home: BoolArray  # home birth (synth.outcomes decides, before the activities are made)
+    caesarean: BoolArray  # planned or emergency caesarean (synth.outcomes)
     bsn: IntArray
     woman_has_two: BoolArray
 
@@ -523,11 +527,12 @@ def _simulate(lay: _Layout, insurers: list[_Insurer], n: int, seed: int, year: i
     term: dict[str, float] = model_value("term_birth_ga_days")
     mix: dict[str, float] = model_value("preterm_ga_mix")
     u = rng.random(n)
+    cut = np.cumsum([mix["late_32_36"], mix["moderate_28_32"], mix["early_24_28"]])
     preterm_ga = np.where(
-        u < mix["late_32_36"],
+        u < cut[0],
         _uniform_int(rng, 224, 258, n),
-        np.where(u < mix["late_32_36"] + mix["moderate_28_32"], _uniform_int(rng, 196, 223, n),
-                 _uniform_int(rng, 168, 195, n)),
+        np.where(u < cut[1], _uniform_int(rng, 196, 223, n),
+                 np.where(u < cut[2], _uniform_int(rng, 168, 195, n), _uniform_int(rng, 154, 167, n))),
     )  # fmt: skip
     term_ga = np.clip(np.rint(rng.normal(term["mean"], term["sd"], n)), term["min"], term["max"])
     birth_ga = np.where(rng.random(n) < target_value("preterm"), preterm_ga, term_ga.astype(np.int64))
@@ -609,11 +614,6 @@ def _simulate(lay: _Layout, insurers: list[_Insurer], n: int, seed: int, year: i
     secondary_from = np.where(np.isin(stage, (1, 2)), referral, _OPEN_END)
     direct_secondary = at_intake & (rng.random(n) < float(model_value("direct_secondary_intake_share")))
 
-    primary_birth = born & (stage == 0)
-    home = primary_birth & (rng.random(n) < target_value("home_birth") / target_value("primary_care_birth"))
-    secondary_share = 1.0 - target_value("primary_care_birth")
-    caesarean = born & (stage > 0) & (rng.random(n) < target_value("caesarean") / secondary_share)
-
     # Women: unique BSNs; some women miscarry and start a new trajectory later in the window.
     bsn = valid_bsns(n, rng)
     woman_has_two = np.zeros(n, dtype=np.bool_)
@@ -639,8 +639,9 @@ def _simulate(lay: _Layout, insurers: list[_Insurer], n: int, seed: int, year: i
         n=n, vsv=vsv, igo=igo, midwife=midwife, kraamzorg=kraamzorg, gp=gp, insurer=insurer, ga0=ga0,
         due=due, intake_ga=intake_ga, intake=intake, due_next_year=due_next_year, outcome=outcome, end=end,
         labour=labour_day, born=born, birth=birth_day, prenatal_end=prenatal_end, stage=stage,
-        referral=referral, secondary_from=secondary_from, direct_secondary=direct_secondary, home=home,
-        caesarean=caesarean, bsn=bsn, woman_has_two=woman_has_two,
+        referral=referral, secondary_from=secondary_from, direct_secondary=direct_secondary,
+        home=np.zeros(n, dtype=np.bool_), caesarean=np.zeros(n, dtype=np.bool_),  # set from the outcomes
+        bsn=bsn, woman_has_two=woman_has_two,
     )  # fmt: skip
 
 
@@ -925,6 +926,19 @@ def generate_region(pregnancies: int, seed: int, year: int = 2025) -> Region:
     lay = _build_layout(pregnancies, seed, year)
     insurers = _insurers()
     t = _simulate(lay, insurers, pregnancies, seed, year)
+    # Birth outcomes first: place and mode of birth shape the birth and postnatal activities.
+    outcomes = simulate_outcomes(
+        _rng(seed, year, "outcomes"),
+        end_reason=t.outcome,
+        born=t.born,
+        birth_ga=t.birth - t.ga0,  # for a birth: 280 + (end_date - due_date)
+        referral_stage=t.stage,
+        igo=t.igo,
+        vsv=t.vsv,
+        n_igo=len(lay.igo_id),
+        n_vsv=len(lay.vsv_weight),
+    )
+    t.home, t.caesarean = outcomes.home, outcomes.caesarean
     in_scope = _in_scope_flags(year)
     acts = _activities(lay, t, seed, year, in_scope)
 
@@ -1043,6 +1057,7 @@ def generate_region(pregnancies: int, seed: int, year: int = 2025) -> Region:
         m_provider=m[:, 1],
         m_start=m[:, 2],
         m_end=m[:, 3],
+        outcomes=outcomes,
     )
     return Region(
         providers=providers_frame,
@@ -1052,12 +1067,13 @@ def generate_region(pregnancies: int, seed: int, year: int = 2025) -> Region:
         contracts=contracts_frame,
         pregnancies=pregnancies_frame,
         activities=activity_frame,
+        outcomes=outcome_frame(outcomes, preg_ids),
         calibration=measure(facts),
     )
 
 
 def write_region(region: Region, out_dir: Path) -> dict[str, Path]:
-    """Write one CSV file per kind (providers.csv ... activities.csv) into `out_dir`; returns kind -> path."""
+    """Write one CSV file per kind (providers.csv ... outcomes.csv) into `out_dir`; returns kind -> path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from integraal.web.claims_pages import router as claims_router
 from integraal.web.distribution_pages import router as distribution_router
+from integraal.web.insight_pages import router as insight_router
 from integraal.web.pages import LoginRequiredError, router
 
 STATIC = Path(__file__).parent / "static"
@@ -22,6 +23,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(claims_router)
     app.include_router(distribution_router)
+    app.include_router(insight_router)
 
     @app.exception_handler(LoginRequiredError)
     async def _login(request: Request, exc: LoginRequiredError) -> RedirectResponse:

@@ -97,6 +97,20 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "analyst": pgettext_noop("role", "analyst"),
         "superuser": pgettext_noop("role", "administrator"),
     },
+    "direction": {
+        "lower_is_better": pgettext_noop("direction", "lower is better"),
+        "higher_is_better": pgettext_noop("direction", "higher is better"),
+        "none": pgettext_noop("direction", "no better or worse (a choice)"),
+    },
+    "position": {
+        "within": pgettext_noop("position", "within the limits"),
+        "above": pgettext_noop("position", "above the upper limit"),
+        "below": pgettext_noop("position", "below the lower limit"),
+    },
+    "financing": {
+        "integraal": pgettext_noop("financing", "claimed as integral prestaties (IGO)"),
+        "gescheiden": pgettext_noop("financing", "claimed separately per discipline"),
+    },
 }
 
 

@@ -103,6 +103,7 @@ def _navigation(visitor: Visitor) -> list[tuple[str, str]]:
         ("/claims", N_("Claims"), Action.READ_CLAIMS),
         ("/distribution", N_("Distribution"), Action.SIMULATE_DISTRIBUTION),
         ("/statements", N_("Statements"), Action.READ_STATEMENTS),
+        ("/insight", N_("Insight"), Action.READ_AGGREGATES),
         ("/audit", N_("Audit log"), Action.READ_AUDIT),
     ]
     return [(path, name) for path, name, action in items if allowed(principal, action)]

@@ -47,6 +47,14 @@ def environment(lang: str) -> Environment:
             return "–"
         return format_percent(part / whole, format="#,##0.0 %", locale=locale)
 
+    def rate(value: float | None, per: int = 100, mean: bool = False) -> str:
+        """A rate as percent (per 100) or per mille (per 1000); a mean indicator's value as a plain number."""
+        if value is None:
+            return "–"
+        if mean:
+            return format_decimal(value, format="#,##0.0", locale=locale)
+        return format_decimal(value * per, format="#,##0.0", locale=locale) + (" %" if per == 100 else " ‰")
+
     def day(value: dt.date | None, form: str = "medium") -> str:
         return "" if value is None else format_date(value, format=form, locale=locale)
 
@@ -64,6 +72,8 @@ def environment(lang: str) -> Environment:
     env.filters.update(
         euros=euros,
         number=number,
+        rate=rate,
+        dict=dict,
         day=day,
         moment=moment,
         reason=reason,

@@ -1,0 +1,48 @@
+"""``GET /api/health``: public, says whether the database answers and is at this version's schema revision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from fastapi.testclient import TestClient
+
+from integraal import __version__
+from integraal.api import create_app
+from integraal.api.settings import Settings
+from integraal.store.database import Database, alembic_config, head_revision
+
+SETTINGS = Settings(pseudonym_key=b"k")
+
+
+def health(database: Database) -> tuple[int, dict[str, object]]:
+    response = TestClient(create_app(database, settings=SETTINGS)).get("/api/health")
+    return response.status_code, response.json()
+
+
+def test_ready_at_the_head_revision(db: Database) -> None:
+    assert health(db) == (
+        200,
+        {
+            "status": "ok",
+            "version": __version__,
+            "database": "ready",
+            "revision": head_revision(),
+            "expected_revision": head_revision(),
+        },
+    )
+
+
+def test_outdated_and_empty_databases_are_degraded(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    command.upgrade(alembic_config(f"sqlite:///{old}"), "0004")
+    status, body = health(Database(str(old)))
+    assert status == 200 and (body["status"], body["database"], body["revision"]) == ("degraded", "outdated", "0004")
+    status, body = health(Database(str(tmp_path / "empty.db")))
+    assert status == 200 and (body["status"], body["database"], body["revision"]) == ("degraded", "empty", None)
+
+
+def test_an_unreachable_database_is_503_problem(tmp_path: Path) -> None:
+    status, body = health(Database(str(tmp_path / "no" / "such" / "folder" / "x.db")))
+    assert status == 503
+    assert body["status"] == 503 and "cannot be reached" in body["detail"]
