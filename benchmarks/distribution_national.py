@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from integraal.distribution import run_plan
 from integraal.services.access import SYSTEM
-from integraal.services.distribution import build_plan, plan_presets
+from integraal.services.distribution import PlanInfo, build_plan, plan_presets
 from integraal.services.distribution_input import distribution_input
 from integraal.store import tables
 from integraal.store.database import Database
@@ -36,7 +36,8 @@ def main() -> None:
     database.migrate()
     with database.unit_of_work() as connection:
         igos = list(connection.execute(select(tables.igos.c.igo_id).order_by(tables.igos.c.igo_id)).scalars())
-    _, presets = plan_presets()
+    _, all_presets = plan_presets()
+    presets = {k: p for k, p in all_presets.items() if isinstance(p, PlanInfo)}  # the three plans (no transition)
     total_input = total_plans = 0.0
     receipts = pregnancies = 0
     with PeakSampler() as memory:

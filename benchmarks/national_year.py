@@ -2,10 +2,13 @@
 
 Prints wall time and peak resident memory per stage. Run on demand (not part of the test suite):
 
-    .venv/bin/python benchmarks/national_year.py [--pregnancies 170000] [--seed 1] [--keep DIR]
+    .venv/bin/python benchmarks/national_year.py [--pregnancies 170000] [--seed 1] [--keep DIR] [--no-reference]
 
 Peak memory is the highest resident set size of this process sampled every 20 ms during the stage (so it
-includes what earlier stages left allocated); the process-wide peak is printed at the end too.
+includes what earlier stages left allocated); the process-wide peak is printed at the end too. Last, the same
+decisions are computed by the hand-written DuckDB query of ``benchmarks/reference.py`` on the region's CSV files
+(best of 3), and the decide stage's time is printed divided by that reference time (``--no-reference`` skips it;
+it needs the ``duckdb`` package of the ``dev`` extra).
 """
 
 from __future__ import annotations
@@ -82,6 +85,9 @@ def main() -> int:
     parser.add_argument("--pregnancies", type=int, default=170_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="keep files and database in this folder")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the DuckDB reference query (benchmarks/reference.py)"
+    )
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="integraal-bench-"))
@@ -99,7 +105,8 @@ def main() -> int:
     database.migrate()
     reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
     rejected = sum(r.rejected for r in reports)
-    summary = timed("decide", lambda: decide_all(database, date(2026, 6, 30), actor="benchmark"))
+    as_of = date(2026, 6, 30)
+    summary = timed("decide", lambda: decide_all(database, as_of, actor="benchmark"))
 
     total = sum(seconds for _, seconds, _ in RESULTS)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -108,6 +115,13 @@ def main() -> int:
         f"pregnancies {summary.pregnancies:,}, activities {activities:,} (rejected at import: {rejected}), "
         f"phase outcomes {dict(sorted((f'{p}/{o}', n) for (p, o), n in summary.outcomes.items()))}"
     )
+    if not args.no_reference:
+        from reference import reference_seconds  # benchmarks/reference.py, next to this file; needs duckdb
+
+        reference = reference_seconds(folder / "region", as_of)
+        decide = next(seconds for name, seconds, _ in RESULTS if name == "decide")
+        print(f"{'reference':<9}{reference:8.1f} s   (benchmarks/reference.py: one DuckDB query, best of 3)")
+        print(f"decide / reference: {decide / reference:.1f}×")
     return 0
 
 

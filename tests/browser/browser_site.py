@@ -26,6 +26,8 @@ USERS = {
     "backoffice": ("igo_admin", {"igo_id": "IGO-RIV"}),
     "bestuur": ("igo_board", {"igo_id": "IGO-01"}),
     "beheer": ("superuser", {}),
+    "analist": ("analyst", {}),
+    "verzekeraar": ("insurer", {"uzovi": "3311"}),
 }
 
 

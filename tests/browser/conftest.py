@@ -1,6 +1,6 @@
 """A real server and a real browser: Integraal on a loopback port (uvicorn in a thread), Debian's Chromium driven
 by Playwright. The region is the documented examples (IGO Rivierenland, with a bundle breaker in Z-0001) plus a
-small synthetic region, decided once.
+synthetic region of three IGOs (so mirror information has units to compare), decided once.
 
 Chromium comes from apt (``/usr/bin/chromium``; Playwright's own browser download does not work here). Without
 it the tests are skipped on a developer's machine and fail in CI (``CI`` set), where ``.ci/run`` installs it.
@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from browser_site import CHROMIUM, CHROMIUM_ARGS, EXAMPLES, PASSWORD, USERS, Site
 
+from dbutil import fresh_database, release
 from integraal.api import create_app
 from integraal.api.settings import Settings
 from integraal.services.access import SYSTEM
@@ -29,7 +30,6 @@ from integraal.services.decisions import decide_all
 from integraal.services.imports import import_files
 from integraal.services.insurer_simulation import busiest_month, run_month
 from integraal.services.users import add_user
-from integraal.store.database import Database
 from integraal.synth import generate_region, write_region
 
 
@@ -51,9 +51,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("site")
     shutil.copytree(EXAMPLES, folder / "examples")
-    paths = write_region(generate_region(600, seed=11), folder / "region")
-    db = Database(str(folder / "site.db"))
-    db.migrate()
+    paths = write_region(generate_region(7500, seed=11), folder / "region")
+    db = fresh_database(folder, "site")
     reports = import_files(db, [*sorted((folder / "examples").glob("*.csv")), *paths.values()])
     assert all(r.ok for r in reports), [str(e) for r in reports for e in r.errors][:5]
     decide_all(db, date(2026, 1, 1))
@@ -78,6 +77,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
         Path(shots).mkdir(parents=True, exist_ok=True)
     yield Site(f"http://127.0.0.1:{port}", db, Path(shots) if shots else None)
     server.should_exit = True
+    thread.join(timeout=10)
+    release(db)
     thread.join(timeout=10)
     db.dispose()
 

@@ -236,3 +236,59 @@ def test_back_office_closes_the_year_and_a_member_statement_shows_the_total(site
     page.goto("/distribution?year=2025")
     page.get_by_role("button", name="Periode afsluiten").click()
     expect(page.get_by_role("alert")).to_contain_text("already closed")
+
+
+def test_board_reads_its_indicators_and_the_funnel_plot_of_one(site: Site, page: Page):
+    """Issue 6: the IGO's indicators next to the reference; one indicator with its funnel plot (own IGO named,
+    the others anonymous), quarterly trend and the guidance on what may and may not be concluded."""
+    log_in(page, "bestuur")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Inzicht").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Kwaliteit en uitkomsten · IGO-01")
+    rows = page.locator("#indicators tbody tr")
+    expect(rows).to_have_count(10)
+    screenshot(site, page, "12-insight-overview")
+    page.get_by_role("link", name="Keizersnede (totaal)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Keizersnede (totaal)")
+    funnel = page.locator("svg.chart").first
+    expect(funnel).to_contain_text("IGO-01")
+    expect(funnel).to_contain_text("99,8 %-grens (alarm)")
+    units = page.locator("#units tbody")
+    expect(units).to_contain_text("(uw IGO)")
+    expect(units).to_contain_text("IGO A")
+    expect(units).not_to_contain_text("IGO-02")  # the other IGOs are anonymous to an IGO
+    expect(page.get_by_role("heading", name="Zo leest u dit")).to_be_visible()
+    expect(page.get_by_text("Niet te concluderen")).to_be_visible()
+    expect(page.get_by_role("heading", name="Trend per kwartaal · IGO-01")).to_be_visible()
+    page.get_by_label("Gecorrigeerd voor casemix (O/E)").check()
+    page.get_by_role("button", name="Tonen").click()
+    expect(page.locator("#units thead")).to_contain_text("O/E")
+    screenshot(site, page, "13-insight-funnel")
+
+
+def test_an_analyst_sees_every_igo_but_never_a_small_number(site: Site, page: Page):
+    """Issue 6: outside the IGO, cells under the minimum (10) are hidden, complementary cells too."""
+    log_in(page, "analist")
+    page.goto("/insight/indicators/perinatal_mortality?year=2025")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Perinatale sterfte")
+    body = page.locator("#units tbody")
+    expect(body).to_contain_text("IGO-02")
+    expect(body).to_contain_text("verborgen")
+    for cell in body.locator("td.num").all_inner_texts():
+        for number in re.findall(r"(?<![\d,.])\d+(?![\d,.%‰])", cell.replace(".", "")):
+            assert not 0 < int(number) < 10, cell
+    screenshot(site, page, "14-insight-analyst")
+
+
+def test_an_insurer_reads_the_casemix_of_its_insured_and_downloads_it(site: Site, page: Page):
+    """Issue 6: casemix per IGO × insurer for the insurer's own insured, small numbers withheld, Excel export."""
+    log_in(page, "verzekeraar")
+    page.goto("/insight/casemix?year=2025")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Casemix · 2025")
+    expect(page.get_by_text("U kijkt van buiten de IGO")).to_be_visible()
+    profiles = page.locator("#casemix-profiles tbody")
+    expect(profiles).to_contain_text("3311")
+    expect(profiles).not_to_contain_text("7029")
+    if site.screenshots is not None:
+        page.screenshot(path=str(site.screenshots / "15-casemix.png"))  # the top: the page is long
+    excel = page.request.get(page.get_by_role("link", name="Downloaden als Excel").get_attribute("href"))
+    assert excel.ok and excel.body()[:2] == b"PK"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from dbutil import fresh_url, release
 from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import get_format
 from integraal.cli.main import app
@@ -16,11 +18,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    environment = {"INTEGRAAL_DATABASE_URL": str(tmp_path / "cli.db"), "COLUMNS": "200"}
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    url = fresh_url(tmp_path, "cli")
+    environment = {"INTEGRAAL_DATABASE_URL": url, "COLUMNS": "200"}
     for args in (["init"], ["import", str(EXAMPLES)], ["decide", "--as-of", "2026-01-01"]):
         assert CliRunner().invoke(app, args, env=environment).exit_code == 0
-    return environment
+    yield environment
+    release(url)
 
 
 def run(args: list[str], env: dict[str, str]):

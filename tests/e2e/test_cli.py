@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from dbutil import fresh_url, release
 from integraal.cli.main import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"INTEGRAAL_DATABASE_URL": str(tmp_path / "cli.db"), "COLUMNS": "200"}
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    url = fresh_url(tmp_path, "cli")  # empty: the tests run `integraal init`
+    yield {"INTEGRAAL_DATABASE_URL": url, "COLUMNS": "200"}
+    release(url)
 
 
 def run(args: list[str], env: dict[str, str]):

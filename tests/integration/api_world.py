@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from dbutil import clone_database, fresh_database
 from integraal.api import create_app
 from integraal.api.settings import Settings
 from integraal.services.decisions import decide_all
@@ -116,8 +117,7 @@ def build_world(folder: Path) -> World:
     (data / "west").mkdir(parents=True)
     for name, text in WEST.items():
         (data / "west" / name).write_text(text)
-    db = Database(str(folder / "api.db"))
-    db.migrate()
+    db = fresh_database(folder, "api")
     reports = import_files(db, [*sorted((data / "riv").glob("*.csv")), *sorted((data / "west").glob("*.csv"))])
     assert all(r.ok for r in reports), [str(e) for r in reports for e in r.errors]
     decide_all(db, AS_OF)
@@ -137,10 +137,6 @@ def build_world(folder: Path) -> World:
 
 
 def clone_world(template: World, folder: Path) -> World:
-    """A private copy of a built world (its database file), for a test that writes: fast, same tokens."""
-    template.db.dispose()  # closing the connections checkpoints SQLite's write-ahead log into the file
-    source = Path(template.db.engine.url.database or "")
-    target = folder / "api.db"
-    shutil.copyfile(source, target)
-    db = Database(str(target))
+    """A private copy of a built world (its database), for a test that writes: fast, same tokens."""
+    db = clone_database(template.db, folder, "api")
     return World(db, TestClient(create_app(db, settings=Settings(pseudonym_key=PSEUDONYM_KEY))), dict(template.tokens))

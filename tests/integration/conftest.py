@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dbutil import fresh_database, release
 from integraal.store.database import Database
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -12,10 +13,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    database = Database(str(tmp_path / "test.db"))
-    database.migrate()
+    """A database of this test's own at the newest revision (SQLite, or PostgreSQL with --database=postgres)."""
+    database = fresh_database(tmp_path, "test")
     yield database
-    database.dispose()
+    release(database)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from api_world import ALL_PREGNANCIES, PSEUDONYM_KEY, World, build_world, clone_world
 from sqlalchemy import func, select
 
+from dbutil import release
 from integraal.domain.identifiers import pseudonymise_bsn
 from integraal.store import tables
 
@@ -20,7 +21,7 @@ HEADER = "activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\n"
 def template(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("api"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def world(template, tmp_path) -> World:
     """Each test writes to its own copy of the world."""
     world = clone_world(template, tmp_path)
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def get(world: World, url: str, user: str = "admin_riv", **params):

@@ -29,6 +29,7 @@ from api_world import (
 )
 from fastapi import routing as fastapi_routing
 
+from dbutil import release
 from integraal.api.deps import SESSION_COOKIE
 from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import get_format
@@ -93,6 +94,9 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/insight/indicators/{indicator_id}"): INSIGHT,
     ("GET", "/api/insight/indicators/{indicator_id}/trend"): INSIGHT,
     ("GET", "/api/insight/overview"): INSIGHT,
+    ("GET", "/api/insight/casemix"): INSIGHT,
+    ("GET", "/api/insight/casemix.csv"): INSIGHT,
+    ("GET", "/api/insight/casemix.xlsx"): INSIGHT,
     ("GET", "/api/insight/report.pdf"): INSIGHT,
 }
 
@@ -133,6 +137,7 @@ WEB_EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/statements/{period_id}/{agb}/pdf"): roles("igo_admin", "igo_board", "member", "superuser"),
     ("GET", "/insight"): INSIGHT,
     ("GET", "/insight/indicators/{indicator_id}"): INSIGHT,
+    ("GET", "/insight/casemix"): INSIGHT,
     ("GET", "/insight/report.pdf"): INSIGHT,
 }
 WEB_SUCCESS = {
@@ -163,7 +168,7 @@ def app_routes(app) -> list[tuple[str, str]]:
 def world(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("matrix"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def test_every_route_has_an_expectation(world):
@@ -361,6 +366,41 @@ def test_route_as_role(world, method, path, person):
         body = response.text
         leaked = sorted(token for token in forbidden_tokens(person) if re.search(rf"\b{re.escape(token)}\b", body))
         assert not leaked, f"{person.username} sees {leaked} in {method} {path}"
+        if person.role in ("insurer", "analyst") and path in AGGREGATES:
+            small = small_counts(response.json())
+            assert not small, f"{person.username} sees small numbers in {path}: {small[:5]}"
+
+
+AGGREGATES = {
+    "/api/decisions/summary",
+    "/api/insight/indicators/{indicator_id}",
+    "/api/insight/indicators/{indicator_id}/trend",
+    "/api/insight/overview",
+    "/api/insight/casemix",
+}
+"""The aggregate views: for insurers and analysts no count in them may lie below the minimum cell size (10)."""
+COUNT_KEYS = {"pregnancies", "lines", "numerator", "denominator", "excluded", "missing", "observed", "count"}
+CASEMIX_COUNTS = {"pregnancies", "activities", "claim_lines", "decided", "fallback", "phases"}
+
+
+def small_counts(value, key: str = "", minimum: int = 10) -> list[str]:
+    """Every count (by key, or by casemix measure) in a JSON body that is positive and below the minimum. Every
+    count in this small world is below ten, so any count shown at all is one too many."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if "measures" in value and "rows" in value:  # a casemix table: values by measure
+            for row in value["rows"]:
+                for measure, number in zip(value["measures"], row["values"], strict=True):
+                    if measure in CASEMIX_COUNTS and isinstance(number, int) and 0 < number < minimum:
+                        found.append(f"{value['name']}.{measure}={number}")
+        for k, v in value.items():
+            found += small_counts(v, k, minimum)
+    elif isinstance(value, list):
+        for item in value:
+            found += small_counts(item, key, minimum)
+    elif key in COUNT_KEYS and isinstance(value, int) and not isinstance(value, bool) and 0 < value < minimum:
+        found.append(f"{key}={value}")
+    return found
 
 
 # --- the web UI: every page × every role, through a real web session -------------------------------------

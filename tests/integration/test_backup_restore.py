@@ -7,7 +7,6 @@ import contextlib
 import gc
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from datetime import date
@@ -18,6 +17,7 @@ from alembic import command
 from sqlalchemy import make_url
 from typer.testing import CliRunner
 
+from dbutil import fresh_url
 from integraal.cli.main import app
 from integraal.services import audit
 from integraal.services.backup import (
@@ -35,6 +35,8 @@ from integraal.services.imports import import_files
 from integraal.store.database import Database, alembic_config, head_revision
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+# A SQLite backup is a checked copy of the file, read back here with sqlite3; PostgreSQL's is pg_dump's (below).
+SQLITE_FILES = pytest.mark.sqlite_only(reason="backups of a SQLite file; PostgreSQL: test_postgres_round_trip")
 
 
 @pytest.fixture
@@ -60,6 +62,7 @@ def all_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         return {name: sorted(connection.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
 
 
+@SQLITE_FILES
 def test_backup_of_a_database_in_use_restores_every_row(populated: Database, tmp_path: Path) -> None:
     source = sqlite_file(populated)
     stop = threading.Event()
@@ -115,6 +118,7 @@ def test_backup_of_a_database_in_use_restores_every_row(populated: Database, tmp
     assert not list(target.parent.glob(".integraal.db.restore-*"))  # no staging file left behind
 
 
+@SQLITE_FILES
 def test_a_damaged_backup_is_refused_and_nothing_is_written(populated: Database, tmp_path: Path) -> None:
     report = backup(populated.url, tmp_path / "b.db")
     data = bytearray(report.path.read_bytes())
@@ -141,6 +145,7 @@ def test_a_damaged_backup_is_refused_and_nothing_is_written(populated: Database,
         restore(str(target), report.path)
 
 
+@SQLITE_FILES
 def test_a_backup_of_a_newer_integraal_is_refused(populated: Database, tmp_path: Path) -> None:
     report = backup(populated.url, tmp_path / "b.db")
     with contextlib.closing(sqlite3.connect(report.path)) as connection, connection:
@@ -153,6 +158,7 @@ def test_a_backup_of_a_newer_integraal_is_refused(populated: Database, tmp_path:
         restore(str(tmp_path / "target.db"), report.path)
 
 
+@SQLITE_FILES
 def test_restore_over_data_needs_force(populated: Database, tmp_path: Path) -> None:
     report = backup(populated.url, tmp_path / "b.db")
     with populated.unit_of_work() as connection:
@@ -177,6 +183,7 @@ def test_restore_over_data_needs_force(populated: Database, tmp_path: Path) -> N
     assert json.loads(entries[-1][6])["replaced_rows"] > 0
 
 
+@SQLITE_FILES
 def test_an_older_backup_is_upgraded_on_restore(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     command.upgrade(alembic_config(f"sqlite:///{old}"), "0004")
@@ -186,6 +193,7 @@ def test_an_older_backup_is_upgraded_on_restore(tmp_path: Path) -> None:
     assert (restored.backup_revision, restored.revision, restored.upgraded) == ("0004", head_revision(), True)
 
 
+@SQLITE_FILES
 def test_a_backup_never_overwrites_and_needs_a_database(populated: Database, tmp_path: Path) -> None:
     report = backup(populated.url, tmp_path / "b.db")
     with pytest.raises(BackupError, match="already exists"):
@@ -196,6 +204,7 @@ def test_a_backup_never_overwrites_and_needs_a_database(populated: Database, tmp
         restore("postgresql://u:p@localhost/x", report.path)
 
 
+@SQLITE_FILES
 def test_cli_backup_and_restore_round_trip(tmp_path: Path) -> None:
     live, other = tmp_path / "live.db", tmp_path / "other.db"
     env = {"INTEGRAAL_DATABASE_URL": str(live), "COLUMNS": "200"}
@@ -267,9 +276,7 @@ def test_missing_pg_tools_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.postgres
 def test_postgres_round_trip(tmp_path: Path) -> None:
-    url = os.environ.get("INTEGRAAL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("INTEGRAAL_TEST_POSTGRES_URL is not set (a scratch PostgreSQL database this test may wipe)")
+    url = fresh_url(tmp_path, "round_trip")  # a database of its own on $INTEGRAAL_TEST_POSTGRES_URL's server
     database = Database(url)
     database.migrate()
     import_files(database, sorted(EXAMPLES.glob("*.csv")))

@@ -12,6 +12,7 @@ import pytest
 from api_world import BY_NAME, PSEUDONYM_KEY, World, build_world, clone_world
 from sqlalchemy import select, update
 
+from dbutil import release
 from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import FormatError, get_format
 from integraal.services import claims, queries, reruns
@@ -34,14 +35,14 @@ ADMIN = principal("admin_riv")
 def template(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("claims"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 @pytest.fixture
 def world(template, tmp_path) -> World:
     world = clone_world(template, tmp_path)
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def decided_lines(world: World, who: Principal) -> list[queries.ClaimLineView]:

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from api_world import BY_NAME, PSEUDONYM_KEY, World, build_world
 
+from dbutil import release
 from integraal.services import dashboard, queries, reruns
 from integraal.services.access import AccessDeniedError, Principal, Role
 
@@ -26,7 +27,7 @@ def principal(username: str) -> Principal:
 def world(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("dashboard"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def by_hand(world: World, who: Principal) -> dict:
@@ -48,18 +49,36 @@ def by_hand(world: World, who: Principal) -> dict:
 
 
 @pytest.mark.parametrize("username", ["admin_riv", "board_riv", "admin_west", "insurer_zk", "insurer_menzis", "root"])
-def test_overview_equals_the_sum_of_the_pregnancy_pages(world, username):
+def test_overview_equals_the_sum_of_the_pregnancy_pages(world, username, monkeypatch):
+    """Insurers read from outside the IGO, so their counts are withheld below the minimum cell size; with the
+    minimum at 1 (only zero withheld) their overview must add up like everyone else's."""
     who = principal(username)
+    outside = who.role is Role.INSURER
+    if outside:
+        monkeypatch.setenv("INTEGRAAL_MINIMUM_CELL", "1")
     overview = dashboard.year_overview(world.db, who, YEAR)
     expected = by_hand(world, who)
     assert overview.pregnancies == expected["pregnancies"] > 0
-    assert overview.with_fallback == expected["fallback"]
-    assert overview.integral_cents == expected["cents"]["integral"]
-    assert overview.mono_cents == expected["cents"]["mono"]
+    assert (overview.with_fallback or 0) == expected["fallback"]
+    assert (overview.integral_cents or 0) == expected["cents"]["integral"]
+    assert (overview.mono_cents or 0) == expected["cents"]["mono"]
     for phase, counts in expected["outcomes"].items():
         shown = {o: n for o, n in overview.outcomes[phase].items() if n}
         assert shown == counts, phase
-    assert overview.suppressed_below is None
+    assert overview.suppressed_below == (1 if outside else None)
+
+
+@pytest.mark.parametrize("username", ["insurer_zk", "insurer_menzis", "analyst"])
+def test_readers_outside_the_igo_see_no_count_below_the_minimum(world, username):
+    """Issue 6: no number below the minimum cell size (10) in any insurer or analyst view; in this small world
+    every count is below ten, so nothing may be shown."""
+    overview = dashboard.year_overview(world.db, principal(username), YEAR)
+    assert overview.suppressed_below == 10
+    assert overview.pregnancies is None and overview.decided is None
+    assert all(n is None for counts in overview.outcomes.values() for n in counts.values())
+    assert all(i.pregnancies is None and i.with_fallback is None for i in overview.igos)
+    summary = queries.decision_summary(world.db, principal(username))
+    assert all(o.pregnancies is None for o in summary.outcomes) and all(c.lines is None for c in summary.claims)
 
 
 def test_a_re_decided_pregnancy_does_not_hide_the_others(tmp_path, world):

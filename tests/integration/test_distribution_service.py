@@ -8,6 +8,7 @@ import pytest
 from api_world import World, build_world
 from test_claims_service import principal
 
+from dbutil import release
 from integraal.services import periods
 from integraal.services.access import AccessDeniedError, NotFoundError
 from integraal.services.distribution import plan_presets, simulate
@@ -17,7 +18,7 @@ from integraal.services.distribution import plan_presets, simulate
 def world(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("distribution"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def test_every_plan_divides_exactly_what_was_received(world):

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from dbutil import fresh_database, release
 from integraal.importing.fhir_outcomes import (
     OUTCOME_SYSTEM,
     PREGNANCY_ID_SYSTEM,
@@ -81,8 +82,7 @@ def local(name: str) -> dict[str, Any]:
 def test_bundle_stores_the_same_rows_as_the_equivalent_csv(db, examples, tmp_path):
     """tests/data/fhir/outcomes-bundle.json says what docs/examples/outcomes.csv says, with every measure and
     every way of naming the pregnancy (focus, extension, Encounter, logical identifier)."""
-    other = Database(str(tmp_path / "csv.db"))
-    other.migrate()
+    other = fresh_database(tmp_path, "csv")
     try:
         load_world(other, examples)
         load_world(db, examples)
@@ -95,7 +95,7 @@ def test_bundle_stores_the_same_rows_as_the_equivalent_csv(db, examples, tmp_pat
         assert len(outcomes(db)) == 3
         assert all(v is not None for v in outcomes(db)[0]), "Z-0001 carries every measure"
     finally:
-        other.dispose()
+        release(other)
 
 
 def test_reader_gives_the_csv_frame():

@@ -7,10 +7,11 @@ from pathlib import Path
 from alembic import command
 from fastapi.testclient import TestClient
 
+from dbutil import fresh_url, unreachable_url
 from integraal import __version__
 from integraal.api import create_app
 from integraal.api.settings import Settings
-from integraal.store.database import Database, alembic_config, head_revision
+from integraal.store.database import Database, alembic_config, database_url, head_revision
 
 SETTINGS = Settings(pseudonym_key=b"k")
 
@@ -34,15 +35,15 @@ def test_ready_at_the_head_revision(db: Database) -> None:
 
 
 def test_outdated_and_empty_databases_are_degraded(tmp_path: Path) -> None:
-    old = tmp_path / "old.db"
-    command.upgrade(alembic_config(f"sqlite:///{old}"), "0004")
-    status, body = health(Database(str(old)))
+    old = fresh_url(tmp_path, "old")
+    command.upgrade(alembic_config(database_url(old)), "0004")
+    status, body = health(Database(old))
     assert status == 200 and (body["status"], body["database"], body["revision"]) == ("degraded", "outdated", "0004")
-    status, body = health(Database(str(tmp_path / "empty.db")))
+    status, body = health(Database(fresh_url(tmp_path, "empty")))
     assert status == 200 and (body["status"], body["database"], body["revision"]) == ("degraded", "empty", None)
 
 
 def test_an_unreachable_database_is_503_problem(tmp_path: Path) -> None:
-    status, body = health(Database(str(tmp_path / "no" / "such" / "folder" / "x.db")))
+    status, body = health(Database(unreachable_url(tmp_path)))
     assert status == 503
     assert body["status"] == 503 and "cannot be reached" in body["detail"]

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from dbutil import fresh_database, release
 from integraal.api import create_app
 from integraal.api.settings import Settings
 from integraal.distribution import derive_client_profile
@@ -48,8 +49,7 @@ INDICATORS = list(load_indicators())
 def world(tmp_path_factory) -> dict[str, Any]:
     folder: Path = tmp_path_factory.mktemp("insight")
     paths = write_region(generate_region(8000, seed=21), folder / "region")
-    db = Database(str(folder / "insight.db"))
-    db.migrate()
+    db = fresh_database(folder, "insight")
     reports = import_files(db, list(paths.values()))
     assert all(r.ok for r in reports), [str(e) for r in reports for e in r.errors][:5]
     decide_all(db, date(2026, 3, 1))
@@ -65,7 +65,7 @@ def world(tmp_path_factory) -> dict[str, Any]:
         tokens[name] = issue_token(db, name)
     client = TestClient(create_app(db, settings=Settings(pseudonym_key=b"insight tests")))
     yield {"db": db, "igos": igos, "insurers": insurers, "tokens": tokens, "client": client}
-    db.dispose()
+    release(db)
 
 
 def _some_member(db: Database) -> str:
@@ -294,3 +294,83 @@ def test_a_high_minimum_hides_rows_and_the_funnel_shows_only_the_rest(world):
     assert table.hidden_units == len(hidden)
     if table.funnel is not None:
         assert {p.unit for p in table.funnel.points} == {r.unit for r in table.rows if not r.suppressed}
+
+
+# --- the quality scores feed the distribution's quality pool (issue 6 part 6; issue 5 "per quality point") ------
+
+
+def test_members_get_quality_scores_from_the_registered_outcomes_and_the_pool_pays_by_them(world):
+    from decimal import Decimal
+
+    from integraal.distribution import Budget
+    from integraal.distribution.models import quality_pool
+    from integraal.services.distribution_input import distribution_input
+
+    igo = world["igos"][0]
+    data = distribution_input(world["db"], SYSTEM, igo, YEAR)
+    assert data.quality, "outcomes are registered, so members have scores"
+    directional = {i.id for i in load_indicators().values() if i.direction.value != "none"}
+    assert {q.indicator for q in data.quality} <= directional
+    assert all(Decimal(0) <= q.score <= Decimal(1) for q in data.quality)
+    assert {q.agb for q in data.quality} <= set(data.member_agbs())
+    params = quality_pool.QualityPoolParameters(pool_pct=Decimal(3), threshold=Decimal("0.5"), size_basis="equal")
+    budget = Budget.of(data.received_by_phase())
+    allocation = quality_pool.allocate(budget, data, params, "quality")
+    scores = quality_pool.member_scores(data, params)
+    paid = allocation.amounts()
+    qualifying = {agb for agb, (s, w) in scores.items() if w > 0 and s >= params.threshold * w}
+    assert qualifying, "some member scores above 0.5 (as expected = 0.5)"
+    for agb in data.member_agbs():
+        assert (paid.get(agb, 0) > 0) == (agb in qualifying), agb
+    # Per quality point: with equal sizes, a higher score never gets less.
+    ranked = sorted(qualifying, key=lambda agb: scores[agb][0])
+    amounts = [paid[agb] for agb in ranked]
+    assert amounts == sorted(amounts)
+
+
+def test_the_simulation_shows_what_a_quality_point_earns_under_each_plan(world):
+    """Issue 5: "the incentives (what a member earns ... per quality point)". A plan without a quality pool pays
+    nothing for quality; with one, a better score never earns less and somebody's next ten points earn money."""
+    from integraal.services.distribution import simulate
+
+    result = simulate(world["db"], SYSTEM, world["igos"][0], YEAR)
+    members = [r for r in result.rows if r.recipient != "IGO"]
+    scored = [r for r in members if r.per_quality_point("clientprofielen") is not None]
+    assert scored
+    for row in scored:
+        assert row.per_quality_point("historisch") == 0
+        assert row.per_quality_point("verdeelsleutel") == 0
+        assert row.per_quality_point("clientprofielen") >= 0
+    assert any(r.per_quality_point("clientprofielen") > 0 for r in scored)
+
+
+COUNT_MEASURES = ("pregnancies", "activities", "claim_lines", "decided", "fallback", "phases")
+
+
+def test_the_casemix_endpoints_never_show_a_small_count_outside_the_igo(world):
+    """Issue 6: casemix per IGO × insurer, and its CSV export, for insurers and the analyst."""
+    client = world["client"]
+    for name in ["analyst", *(f"ins{u}" for u in world["insurers"])]:
+        headers = {"Authorization": f"Bearer {world['tokens'][name]}"}
+        body = client.get("/api/insight/casemix", params={"year": YEAR}, headers=headers).json()
+        assert body["suppressed"] and body["minimum_cell"] == 10
+        withheld = 0
+        for table in body["tables"]:
+            for row in table["rows"]:
+                withheld += row["withheld"]
+                assert row["hidden_outside"] is None
+                for measure, value in zip(table["measures"], row["values"], strict=True):
+                    if measure in COUNT_MEASURES and isinstance(value, int):
+                        assert not 0 < value < 10, (name, table["name"], row["category"], value)
+        assert withheld, "a region of 8,000 pregnancies over many insurers has small cells"
+        csv = client.get("/api/insight/casemix.csv", params={"year": YEAR}, headers=headers)
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        header, *lines = csv.text.splitlines()
+        columns = header.split(",")
+        for line in lines:
+            cells = dict(zip(columns, line.split(","), strict=False))
+            for measure in COUNT_MEASURES:
+                value = cells.get(measure, "")
+                assert not (value.isdigit() and 0 < int(value) < 10), (name, line)
+        xlsx = client.get("/api/insight/casemix.xlsx", params={"year": YEAR}, headers=headers)
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

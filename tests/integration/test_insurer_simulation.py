@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
+from dbutil import fresh_database, release
 from integraal.services import claims
 from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
@@ -26,12 +27,11 @@ AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 def region(tmp_path_factory) -> Database:
     folder = tmp_path_factory.mktemp("month")
     paths = write_region(generate_region(800, seed=5), folder / "region")
-    db = Database(str(folder / "month.db"))
-    db.migrate()
+    db = fresh_database(folder, "month")
     assert all(r.ok for r in import_files(db, list(paths.values())))
     decide_all(db, date(2026, 3, 1))
     yield db
-    db.dispose()
+    release(db)
 
 
 def test_a_month_is_claimed_answered_and_followed_up(region):

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from test_claims_service import answer, items
 
+from dbutil import release
 from integraal.distribution import run_plan
 from integraal.services import claims, periods, queries, reruns
 from integraal.services.access import AccessDeniedError, NotFoundError, Principal, Role
@@ -41,14 +42,14 @@ ADMIN = principal("admin_riv")
 def template(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("periods"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 @pytest.fixture
 def world(template, tmp_path) -> World:
     world = clone_world(template, tmp_path)
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def booking(world: World, period_id: str) -> dict[str, list]:

@@ -9,6 +9,7 @@ from api_world import World, build_world, clone_world
 from sqlalchemy import select
 from test_claims_service import ADMIN, AT, PERIOD, answer, items, principal
 
+from dbutil import release
 from integraal.claims.formats import get_format
 from integraal.claims.payment import Payment
 from integraal.services import claims, reconciliation
@@ -19,14 +20,14 @@ from integraal.store import tables
 def template(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("reconciliation"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 @pytest.fixture
 def world(template, tmp_path) -> World:
     world = clone_world(template, tmp_path)
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def answered_batch(world: World, verdicts=None) -> claims.BatchSummary:

@@ -13,6 +13,7 @@ import pytest
 from api_world import World, build_world, clone_world
 from test_periods import ADMIN, AT, _reject_one_integral_line, principal
 
+from dbutil import release
 from integraal.distribution import IGO
 from integraal.domain.money import format_euros
 from integraal.services import periods, statements
@@ -25,14 +26,14 @@ LINDE = principal("member_linde")  # AGB 08000001, midwife in IGO Rivierenland
 def template(tmp_path_factory) -> World:
     world = build_world(tmp_path_factory.mktemp("statements"))
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 @pytest.fixture
 def world(template, tmp_path) -> World:
     world = clone_world(template, tmp_path)
     yield world
-    world.db.dispose()
+    release(world.db)
 
 
 def test_a_member_sees_only_its_own_statement_and_lines(world):

@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from dbutil import fresh_database, release
 from integraal.services.imports import import_files
-from integraal.store.database import Database
 from integraal.synth import COLUMNS, Region, generate_region, write_region
 from integraal.synth.calibration import END_REASONS, REFERRAL_STAGES, targets
 from integraal.synth.outcomes import OUTCOME_COLUMNS, outcome_frame, simulate_outcomes
@@ -77,12 +77,11 @@ def test_one_row_per_pregnancy_with_the_documented_columns(small: Region) -> Non
 def test_every_generated_row_passes_the_importer(small: Region, tmp_path: Path) -> None:
     paths = write_region(small, tmp_path / "region")
     assert paths["outcomes"].read_text(encoding="utf-8").splitlines()[0] == ",".join(OUTCOME_COLUMNS)
-    db = Database(str(tmp_path / "import.db"))
-    db.migrate()
+    db = fresh_database(tmp_path, "import")
     try:
         reports = import_files(db, list(paths.values()))
     finally:
-        db.dispose()
+        release(db)
     by_kind = {r.kind: r for r in reports}
     outcomes = by_kind["outcomes"]  # recognised from its header
     assert outcomes.ok, [str(e) for e in outcomes.errors][:5]

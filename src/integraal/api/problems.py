@@ -7,19 +7,23 @@ place, so every router answers the same way. Problem types are dereferenceable: 
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from integraal.claims.formats.errors import BatchNotWritableError, FormatError, UnknownFormatError
 from integraal.importing.validation import FileError
 from integraal.services.access import AccessDeniedError, NotFoundError
 from integraal.services.uploads import UploadRefusedError
+from integraal.store.database import DatabaseBusyError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "upload-refused": "Rows of the uploaded file are outside what you may register (another provider's AGB, "
     "a pregnancy of another IGO or an unknown one); `errors` lists them. Nothing was stored.",
     "too-large": "The request body is larger than this server accepts.",
+    "busy": "Another run (an import, a claim or return run, a period close) holds the database; nothing was "
+    "changed. Try again after the number of seconds in `Retry-After`.",
     "internal": "An unexpected error on the server. It has been logged; nothing you sent was half-applied.",
 }
 
@@ -104,8 +110,114 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
     return location, ".".join(rest) or location
 
 
+# --- NUL characters ----------------------------------------------------------------------------------------
+
+NUL_MESSAGE = "contains a NUL character (%00 or \\u0000), which no value may hold"
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _nul_in_pairs(text: str) -> str | None:
+    """The name of the first pair of a query (or form) string whose name or value holds a NUL, else None."""
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "%00") or "(unnamed)"
+    return None
+
+
+def _nul_in_json(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (member name or value) in ``value`` that holds a NUL, else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key}".strip(".").replace("\x00", "%00")
+        found = _nul_in_json(item, f"{path}.{key}".strip("."))
+        if found:
+            return found
+    return None
+
+
+class RejectNulMiddleware:
+    """Refuse a request that carries a NUL character in its path, query string or JSON or form body (422).
+
+    PostgreSQL can neither store nor even compare text holding a NUL (SQLite can): without this check such a
+    value fails in the database, as a 500, wherever it is first used in a query (a search, an id in a path, a
+    user name). Uploaded files are not looked at here: their readers refuse NUL bytes themselves.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where: tuple[str, str] | None = None
+        if "\x00" in scope.get("path", ""):
+            where = ("path", "path")
+        elif name := _nul_in_pairs(scope.get("query_string", b"").decode("latin-1")):
+            where = ("query", name)
+        else:
+            headers = dict(scope.get("headers") or [])
+            media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+            if media_type == _FORM or media_type.endswith("json"):
+                body = await _read_body(receive)
+                receive = _replay(body, receive)
+                where = _nul_in_body(media_type, body)
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        location, field = where
+        errors = [{"field": field, "location": location, "message": NUL_MESSAGE}]
+        response = problem_response(
+            Request(scope), 422, "validation", f"{field}: {NUL_MESSAGE}", title="Invalid request", errors=errors
+        )
+        await response(scope, receive, send)
+
+
+def _nul_in_body(media_type: str, body: bytes) -> tuple[str, str] | None:
+    if media_type == _FORM:
+        name = _nul_in_pairs(body.decode("latin-1"))
+        return ("body", name) if name else None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route's own validation answers
+    path = _nul_in_json(document)
+    return ("body", path) if path else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body read here once, then waits on the real one (disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 def install(app: FastAPI) -> None:
-    """Register the exception handlers and the problem-type documentation route."""
+    """Register the exception handlers, the NUL check and the problem-type documentation route."""
+
+    app.add_middleware(RejectNulMiddleware)
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -175,6 +287,10 @@ def install(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, _SLUG_OF_STATUS.get(exc.status_code), detail, headers=headers or None
         )
+
+    @app.exception_handler(DatabaseBusyError)
+    async def _busy(request: Request, exc: DatabaseBusyError) -> JSONResponse:
+        return problem_response(request, 503, "busy", str(exc), title="Database busy", headers={"Retry-After": "30"})
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -20,6 +20,7 @@ from integraal.domain.money import format_euros
 from integraal.services import claims, reconciliation
 from integraal.services.access import SYSTEM
 from integraal.services.insurer_simulation import MonthRun, last_day_of_month, run_month
+from integraal.store.database import DatabaseBusyError
 
 app = typer.Typer(
     help="Claims to insurers (declaraties): batches per IGO and insurer from the bundle decisions, KZ301-style "
@@ -44,9 +45,17 @@ def build(
     Nothing is claimed twice; a line whose decision changed after it was booked is corrected with a credit and a
     new debit."""
     database = open_database(db, needs="claim_batches")
-    result = claims.build_batches(
-        database, SYSTEM, period_start=period_from.date(), period_end=period_to.date(), include_mono=not integral_only
-    )
+    try:
+        result = claims.build_batches(
+            database,
+            SYSTEM,
+            period_start=period_from.date(),
+            period_end=period_to.date(),
+            include_mono=not integral_only,
+        )
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(3) from exc
     table = Table(title="Claim batches (declaratiebatches)")
     for column in ("batch", "IGO", "insurer", "lines", "credits", "total"):
         table.add_column(column, justify="right" if column in ("lines", "credits", "total") else "left")
@@ -73,6 +82,9 @@ def export(
     except (FormatError, claims.ClaimsError, LookupError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(3) from exc
     out_file.write_bytes(data)
     console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
 
@@ -94,6 +106,9 @@ def apply_return(
     except (FormatError, claims.ClaimsError, LookupError) as exc:
         console.print(f"[red]{return_file}: {exc}[/]")
         raise typer.Exit(1) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{return_file}: {exc}[/]")
+        raise typer.Exit(3) from exc
     console.print(
         f"{summary.batch_id}: accepted {summary.accepted:,}, partially accepted {summary.partially_accepted:,}, "
         f"rejected {summary.rejected:,}, already applied {summary.already_applied:,}; "
@@ -236,6 +251,9 @@ def pay(
     except claims.ClaimsError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(3) from exc
     console.print(
         f"{result.payment_id}: {format_euros(result.allocated_cents)} matched to claim lines "
         f"({result.lines_paid:,} now paid, {result.lines_part_paid:,} partly); "

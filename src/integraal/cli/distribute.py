@@ -12,9 +12,10 @@ from rich.table import Table
 from integraal.cli.common import DbOption, console, open_database
 from integraal.domain.money import format_euros
 from integraal.services.access import SYSTEM
-from integraal.services.distribution import TransitionInfo, plan_presets, simulate
+from integraal.services.distribution import Simulation, TransitionInfo, plan_presets, simulate
 from integraal.services.periods import PeriodError, close_period, list_periods
 from integraal.services.statements import statement, statement_pdf
+from integraal.store.database import DatabaseBusyError
 
 app = typer.Typer(
     help="Dividing the bundled money among the IGO's members: run candidate plans side by side (nothing is "
@@ -50,6 +51,13 @@ def simulate_command(
         str | None, typer.Option(help="Comma-separated plan keys (default: all; the current plan always runs).")
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="nl or en")] = "nl",
+    incentives: Annotated[
+        bool,
+        typer.Option(
+            help="Also show the incentives per plan: per pregnancy, per activity, per referral avoided and per "
+            "quality point (0.01 on the quality scores)."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Each member's amount under each plan, and the difference with the current plan (euros and percent)."""
@@ -85,8 +93,42 @@ def simulate_command(
             *deltas,
         )
     out.print(table)
+    if incentives:
+        out.print(_incentive_table(result, lang))
     console.print(("Huidig plan: " if nl else "Current plan: ") + result.current + ". " + (
         "Niets is geboekt." if nl else "Nothing was booked."))  # fmt: skip
+
+
+def _incentive_table(result: Simulation, lang: str) -> Table:
+    """Per member and plan: what one more pregnancy, activity, avoided referral or quality point earns."""
+    nl = lang == "nl"
+    table = Table(title="Prikkels per lid" if nl else "Incentives per member")
+    table.add_column("lid" if nl else "member")
+    heads = (
+        ("per zw.", "per act.", "per verw. vermeden", "per kw.punt")
+        if nl
+        else ("per pregn.", "per act.", "per referral avoided", "per quality pt")
+    )
+    for key in result.plans:
+        for head in heads:
+            table.add_column(f"{key}\n{head}", justify="right")
+
+    def money(cents: int | None) -> str:
+        return "–" if cents is None else format_euros(cents, lang)
+
+    for row in result.rows:
+        if row.recipient == "IGO":
+            continue
+        cells = []
+        for key in result.plans:
+            cells += [
+                money(row.per_pregnancy(key)),
+                money(row.per_activity(key)),
+                money(row.per_referral_avoided(key)),
+                money(row.per_quality_point(key)),
+            ]
+        table.add_row(row.name, *cells)
+    return table
 
 
 @app.command()
@@ -104,6 +146,9 @@ def close(
     except (PeriodError, KeyError, LookupError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(3) from exc
     adjustments = sum(line.amount_cents for line in closed.lines if line.kind == "adjustment")
     console.print(
         f"{closed.period.period_id} closed with plan {plan}: {len(closed.lines):,} lines, "

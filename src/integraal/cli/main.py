@@ -30,7 +30,7 @@ from integraal.importing.validation import FileError
 from integraal.rules.decision import PregnancyDecision
 from integraal.services.decisions import decide_all, decide_one, decision_as_json
 from integraal.services.imports import import_files
-from integraal.store.database import Database
+from integraal.store.database import Database, DatabaseBusyError
 
 if TYPE_CHECKING:
     from integraal.synth import CalibrationRow
@@ -155,7 +155,8 @@ def synth(
     year: Annotated[int, typer.Option("--year", help="Year whose due dates the region covers.")] = 2025,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the CSV files.")] = Path("region"),
 ) -> None:
-    """Write a realistic synthetic region (providers, IGOs, members, contracts, pregnancies, activities).
+    """Write a realistic synthetic region (providers, IGOs, members, contracts, pregnancies, activities and
+    birth outcomes; docs/synthetic.md).
 
     Calibrated to national figures (DOMAIN.md §7); prints target against generated so you can judge it.
     """
@@ -174,29 +175,36 @@ def synth(
 
 @app.command("import")
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="CSV files, or folders holding them (see docs/formats.md).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV files or FHIR outcome bundles (.json), or folders holding them (docs/formats.md)."),
+    ],
     kind: Annotated[
         str | None,
         typer.Option(
             help="Kind of file (providers, igos, insurers, memberships, contracts, pregnancies, "
-            "activities); default: recognised from the header."
+            "activities, outcomes); default: recognised from the header (a .json file: a FHIR outcome bundle)."
         ),
     ] = None,
     db: DbOption = None,
     show: Annotated[int, typer.Option(help="How many rejected rows to print per file.")] = 20,
 ) -> None:
-    """Import CSV files. Valid rows are stored (idempotently, by key); bad rows are quarantined with file,
-    row, field and reason, and the command exits with status 1 when any row was rejected."""
+    """Import CSV files (and FHIR bundles of birth outcomes). Valid rows are stored (idempotently, by key); bad
+    rows are quarantined with file, row, field and reason, and the command exits with status 1 when any row was
+    rejected."""
     database = _open(db)
     paths: list[Path] = []
     for item in files:
-        paths.extend(sorted(item.glob("*.csv")) if item.is_dir() else [item])
+        paths.extend(sorted([*item.glob("*.csv"), *item.glob("*.json")]) if item.is_dir() else [item])
     try:
         with _progress("Importing", None):
             reports = import_files(database, paths, kind=kind)
     except FileError as exc:
         console.print(f"[red]Rejected file[/] {exc}")
         raise typer.Exit(2) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]Not imported:[/] {exc}")
+        raise typer.Exit(3) from exc
     table = Table(title="Import")
     for column in ("file", "kind", "rows", "stored", "rejected"):
         table.add_column(column, justify="right" if column in ("rows", "stored", "rejected") else "left")

@@ -9,8 +9,9 @@ Row numbers count data rows: row 1 is the first line after the header (line 2 of
 
 from __future__ import annotations
 
+import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +23,18 @@ Check = Callable[[pl.Expr], pl.Expr]
 ROW = "__row"
 
 
+MAX_MESSAGE = 1_000
+
+
 class FileError(ValueError):
-    """The whole file is unusable (encoding, header, layout); nothing of it is applied."""
+    """The whole file is unusable (encoding, header, layout); nothing of it is applied.
+
+    A message longer than ``MAX_MESSAGE`` is cut in the middle (a header cell may hold a whole pasted text)."""
 
     def __init__(self, file: str, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            head, tail = MAX_MESSAGE * 2 // 3, MAX_MESSAGE // 4
+            message = f"{message[:head]} … ({len(message) - head - tail} characters left out) … {message[-tail:]}"
         super().__init__(f"{file}: {message}")
         self.file = file
         self.message = message
@@ -139,22 +148,136 @@ def as_hundredths(name: str, default: str = "1") -> pl.Expr:
 
 
 def read_csv(path: Path | str, data: bytes | None = None) -> pl.DataFrame:
-    """Read a CSV as strings only (no type guessing), stripped, empty cells as ``""``; adds ``__row``."""
+    """Read a CSV as strings only (no type guessing), stripped, empty cells as ``""``; adds ``__row``.
+
+    Raises :class:`FileError` for a file that is no UTF-8 CSV text (naming the line where it can): another
+    encoding, a NUL byte, a header with an empty, repeated or reserved (``__``) column name, a record with more
+    fields than the header, a quote that is not closed. A record with fewer fields has empty trailing cells.
+    """
     name = str(path)
     raw = Path(path).read_bytes() if data is None else data
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileError(name, "not UTF-8 text: the file is UTF-16 (or UTF-32); save it as CSV in UTF-8")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise FileError(name, f"not UTF-8 text (invalid byte at line {line}, byte {exc.start})") from exc
+        raise FileError(
+            name, f"not UTF-8 text (invalid byte at line {line}, byte {exc.start}); save it as CSV in UTF-8"
+        ) from exc
     if not text.strip():
         raise FileError(name, "the file is empty (a header row is required)")
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise FileError(name, f"a NUL byte at line {line}: not a text file (save it as CSV in UTF-8)")
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")  # classic Mac line ends (CR only), as some spreadsheets still write
+    _check_header(name, text)
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True)
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise FileError(name, f"not a readable CSV file ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+        where = _diagnose(text)
+        if where:
+            raise FileError(name, f"not a readable CSV file: {where}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise FileError(name, f"not a readable CSV file ({exc.__class__.__name__}: {first[:200]})") from exc
     frame = frame.with_columns(pl.all().fill_null("").str.strip_chars())
     return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _records(text: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of every record, as Python's csv module reads them strictly."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _CsvSyntaxError(start, str(exc)) from exc
+        yield start, reader.line_num, record
+
+
+class _CsvSyntaxError(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _check_header(name: str, text: str) -> None:
+    """The header row: every column named, once, and no name of the reader's own helper columns (``__``)."""
+    first_line = text[: text.find("\n") + 1] if "\n" in text else text
+    head = first_line if '"' not in first_line else text  # a quoted header cell may span lines
+    try:
+        header = next(_records(head), (1, 1, []))[2]
+    except _CsvSyntaxError as exc:
+        raise FileError(name, f"not a readable CSV file: the header row (line 1): {exc.reason}") from exc
+    seen: set[str] = set()
+    for position, column in enumerate(header, start=1):
+        if not column.strip():
+            raise FileError(name, f"column {position} of the header row has no name")
+        if column.startswith("__"):
+            raise FileError(
+                name, f"column name {_shown(column)} (column {position}) is reserved: names may not start with __"
+            )
+        if "\ufeff" in column:
+            raise FileError(name, f"column {position} of the header row has a byte order mark (BOM) in its name")
+        if column in seen:
+            raise FileError(
+                name, f"column {_shown(column)} appears more than once in the header row (column {position})"
+            )
+        seen.add(column)
+
+
+def _diagnose(text: str) -> str | None:
+    """Where and why a file that Polars refuses is no CSV: the first bad record, read with Python's csv module."""
+    lines = io.StringIO(text, newline="").readlines()  # the lines the csv module counts
+    width: int | None = None
+    try:
+        for first, last, record in _records(text):
+            if width is None:
+                width = len(record)
+            elif len(record) > width:
+                return f"line {first} has {len(record)} fields, the header has {width}"
+            raw = "".join(lines[first - 1 : last])
+            for value in record:
+                if '"' in value and '"' + value.replace('"', '""') + '"' not in raw:
+                    return f"line {first}: a double quote inside a value that is not quoted as a whole"
+    except _CsvSyntaxError as exc:
+        if "unexpected end of data" in exc.reason:
+            return f'line {exc.line}: a quoted value is not closed (a " without its closing ")'
+        if "expected after" in exc.reason:
+            return f"line {exc.line}: text after the closing quote of a quoted value"
+        return f"line {exc.line}: {exc.reason}"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A column name as shown in a message: quoted if it holds invisible characters, long ones shortened."""
+    short = name if len(name) <= 60 else name[:57] + "…"
+    return short if short.isprintable() else repr(short)
+
+
+def with_header(frame: pl.DataFrame, file: str, columns: Sequence[Column]) -> pl.DataFrame:
+    """``frame`` with every column of ``columns`` (a missing optional one empty); :class:`FileError` for a
+    missing required column or an unknown one. Columns starting with ``__`` are helpers and not checked."""
+    known = {c.name for c in columns}
+    present = [c for c in frame.columns if not c.startswith("__")]
+    missing = [c.name for c in columns if c.required and c.name not in present]
+    unknown = [c for c in present if c not in known]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(missing))
+        if unknown:
+            shown = ", ".join(_shown(c) for c in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            parts.append(f"unknown column(s) {shown}{more} (expected: " + ", ".join(sorted(known)) + ")")
+        raise FileError(file, "; ".join(parts))
+    return frame.with_columns(pl.lit("").alias(c.name) for c in columns if c.name not in present)
 
 
 def validate(
@@ -165,18 +288,7 @@ def validate(
     key: Sequence[str] = (),
 ) -> Validated:
     """Check header, every field and every row rule; split valid rows from errors."""
-    known = {c.name for c in columns}
-    present = [c for c in frame.columns if not c.startswith("__")]  # "__" columns are helpers
-    missing = [c.name for c in columns if c.required and c.name not in present]
-    unknown = [c for c in present if c not in known]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
-        if unknown:
-            parts.append("unknown column(s) " + ", ".join(unknown) + " (expected: " + ", ".join(sorted(known)) + ")")
-        raise FileError(file, "; ".join(parts))
-    frame = frame.with_columns(pl.lit("").alias(c.name) for c in columns if c.name not in present)
+    frame = with_header(frame, file, columns)
 
     errors: list[RowError] = []
     for column in columns:

@@ -129,12 +129,15 @@ def status_expr(indicator: Indicator) -> pl.Expr:
 
 
 COUNTS = ("numerator", "denominator", "excluded", "missing")
+MEAN_SCALE = 100
+"""Mean indicators sum their values in hundredths (``value_sum`` / ``MEAN_SCALE``; ``value_sum_sq`` /
+``MEAN_SCALE``²)."""
 
 
 def tally_frame(indicator: Indicator, frame: pl.DataFrame | pl.LazyFrame, by: Sequence[str]) -> pl.DataFrame:
     """Per group of ``by``: numerator, denominator, excluded and missing counts (groups with only rows outside
     the population are left out). For a mean indicator also ``value_sum`` and ``value_sum_sq`` over the counted
-    rows."""
+    rows, in hundredths (:data:`MEAN_SCALE`)."""
     status = pl.col(STATUS)
     aggregations = [
         (status == Status.NUMERATOR.value).sum().alias("numerator"),
@@ -144,7 +147,10 @@ def tally_frame(indicator: Indicator, frame: pl.DataFrame | pl.LazyFrame, by: Se
     ]
     if indicator.kind is IndicatorKind.MEAN:
         assert indicator.value_field is not None
-        counted = pl.when(status == Status.DENOMINATOR.value).then(pl.col(indicator.value_field).cast(pl.Float64))
+        # In hundredths as integers: scores have at most two decimals (the import checks it), and an integer sum
+        # is exact and independent of the order Polars adds in, so a mean never differs in its last digit.
+        value = pl.col(indicator.value_field).cast(pl.Float64) * MEAN_SCALE
+        counted = pl.when(status == Status.DENOMINATOR.value).then(value.round(0).cast(pl.Int64))
         aggregations += [counted.sum().alias("value_sum"), (counted * counted).sum().alias("value_sum_sq")]
     lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
     return (

@@ -18,6 +18,7 @@ unit that registers less must not look better.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -437,6 +438,12 @@ def parse_indicators(text: str, source: str = "<text>") -> dict[str, Indicator]:
 
 
 def load_indicators() -> dict[str, Indicator]:
-    """The shipped indicator set (``integraal/data/indicators/indicators.yaml``), by id in file order."""
+    """The shipped indicator set (``integraal/data/indicators/indicators.yaml``), by id in file order (a fresh
+    dict each call; the definitions are parsed once per process)."""
+    return dict(_shipped_indicators())
+
+
+@functools.cache
+def _shipped_indicators() -> dict[str, Indicator]:
     resource = resources.files("integraal.data").joinpath(INDICATORS_RESOURCE)
     return parse_indicators(resource.read_text(encoding="utf-8"), f"integraal/data/{INDICATORS_RESOURCE}")

@@ -27,6 +27,8 @@ from integraal.store import tables
 log = logging.getLogger(__name__)
 
 PSEUDONYM_KEY_ENV = "INTEGRAAL_PSEUDONYM_KEY"
+MINIMUM_CELL_ENV = "INTEGRAAL_MINIMUM_CELL"
+DEFAULT_MINIMUM_CELL = 10
 
 
 class Role(StrEnum):
@@ -166,6 +168,22 @@ _BSN_VIEW: dict[Role, BsnView] = {
     Role.INSURER: BsnView.PSEUDONYM,
     Role.ANALYST: BsnView.HIDDEN,
 }
+
+
+def configured_minimum() -> int:
+    """The minimum cell size for readers outside the IGO: ``$INTEGRAAL_MINIMUM_CELL`` (default 10, at least 1).
+    Small numbers mislead and can identify a woman (DOMAIN.md §6)."""
+    value = os.environ.get(MINIMUM_CELL_ENV, "")
+    return max(1, int(value)) if value.isdigit() else DEFAULT_MINIMUM_CELL
+
+
+OUTSIDE_ROLES = frozenset({Role.INSURER, Role.ANALYST})
+"""Roles that read aggregates from outside the IGO: every count they see is at least the minimum cell size."""
+
+
+def small_number_threshold(principal: Principal) -> int | None:
+    """Counts below this are withheld for ``principal`` (insurers and analysts); ``None``: shown in full."""
+    return configured_minimum() if principal.role in OUTSIDE_ROLES else None
 
 
 def bsn_view(principal: Principal) -> BsnView:

@@ -65,8 +65,11 @@ smallest count, which makes the core's rules hold for each of its counts at once
 coordinated: a cell with fewer than ``minimum`` pregnancies is withheld entirely (an average next to its count
 would give the denominator away); a referral group whose profile is withheld, and a causes group whose phase's
 fallback rate is withheld, are withheld entirely; and the ``integral`` euros row is withheld when a prestatie
-group total of the cell is (it is their sum). Each report has one pattern; comparing reports of *different*
-scopes or years is not protected (the caveat of the suppression core).
+group total of the cell is (it is their sum). A cell's pattern depends on its own numbers and the minimum only,
+so every report shows a cell the same way whatever its filters (no differencing between an IGO filter and
+none). Not protected (the caveat of the suppression core about linked tables): sums *over cells* published
+elsewhere — per-IGO totals on the dashboard or in the decision summary — from which one withheld cell or row of
+an IGO could be recovered by subtraction; nor comparing years or minimums.
 
 Exports: :func:`casemix_csv` writes one CSV for all tables (comma-separated, ``.`` as decimal point, UTF-8
 without BOM, RFC 4180 quoting: a machine format — people open the Excel file, which needs no locale guessing)
@@ -81,13 +84,28 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
 
 import polars as pl
 import xlsxwriter  # type: ignore[import-untyped]
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Subquery,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from integraal.data.loader import load_catalogue
 from integraal.distribution.inputs import PROFILE_NAMES, ClientProfile
@@ -168,7 +186,7 @@ class CasemixReport:
     uzovi: str | None  # the insurer filter asked for (None: every insurer in scope)
     minimum: int  # counts below this are withheld outside the IGO
     suppressed: bool  # small numbers are withheld in this report (insurer, analyst)
-    tables: tuple[CasemixTable, ...] = field(default=())
+    tables: tuple[CasemixTable, ...] = ()
 
     def table(self, name: str) -> CasemixTable:
         for t in self.tables:
@@ -289,19 +307,39 @@ Hidden = dict[tuple[Cell, str, str], Suppressed]
 """(cell, group, category) → why withheld; the category TOTAL stands for the group's total row."""
 
 
-def _suppress(group: _Group, minimum: int, forced: bool, forced_categories: frozenset[str], hidden: Hidden) -> None:
-    """Record which rows of ``group`` (and whether its total) are withheld outside the IGO, by the insight core."""
-    if forced:
+def _suppress(
+    group: _Group,
+    minimum: int,
+    hidden: Hidden,
+    small_cell: bool = False,
+    linked: bool = False,
+    linked_categories: frozenset[str] = frozenset(),
+) -> None:
+    """Record which rows of ``group`` (and whether its total) are withheld outside the IGO, by the insight core.
+
+    ``small_cell``: the cell has fewer pregnancies than the minimum (every row goes, as primary). ``linked``: the
+    whole group goes because a row it adds up to is withheld in another table; ``linked_categories``: those rows
+    go because a total they are the sum of is withheld. A row that goes for a link and is not small itself is
+    marked complementary.
+    """
+
+    def why(line: _Line) -> Suppressed:
+        return Suppressed.PRIMARY if small_cell or min(line.counts) < minimum else Suppressed.COMPLEMENTARY
+
+    if small_cell or linked:
         for line in [*group.lines, group.total]:
-            hidden[(group.cell, group.group, line.category)] = Suppressed.PRIMARY
+            hidden[(group.cell, group.group, line.category)] = why(line)
         return
     # A row of several counts goes in as its smallest: x = n − x = that count, so the core withholds the row when
     # any count is small, and its complementary rule (one withheld row, or all-zero withheld rows) then holds for
-    # every count of the row at once. A row forced hidden goes in as zero.
-    smallest = [(line.category, 0 if line.category in forced_categories else min(line.counts)) for line in group.lines]
+    # every count of the row at once. A row withheld for a link goes in as zero.
+    smallest = [(line.category, 0 if line.category in linked_categories else min(line.counts)) for line in group.lines]
     pattern = suppression_pattern([(unit, count, 2 * count) for unit, count in smallest], minimum)
     for unit, reason in pattern.hidden:
         hidden[(group.cell, group.group, unit)] = reason
+    for line in group.lines:
+        if line.category in linked_categories:
+            hidden[(group.cell, group.group, line.category)] = why(line)
     if pattern.total_hidden or min(group.total.counts) < minimum:
         hidden[(group.cell, group.group, TOTAL)] = Suppressed.PRIMARY
 
@@ -381,15 +419,31 @@ def _read(db: Database, principal: Principal, where: ColumnElement[bool]) -> _Da
                 each.c.igo_id, each.c.uzovi, each.c.profile, each.c.stage
             )
         ).all()
-        decisions = connection.execute(
-            select(p.c.igo_id, p.c.uzovi, d.c.phase, d.c.outcome, d.c.reasons, func.count())
-            .select_from(latest)
-            .join(d, decision_of(latest))
-            .join(p, p.c.pregnancy_id == latest.c.pregnancy_id)
-            .group_by(p.c.igo_id, p.c.uzovi, d.c.phase, d.c.outcome, d.c.reasons)
-        ).all()
-        claims = connection.execute(
+        # The current decisions and their claim lines in one statement over one common table: computing the
+        # current decision once instead of twice saves a third of the time on a national year.
+        # (The join conditions of ``services.latest`` read only its columns, which a CTE has as a subquery does.)
+        current = cast(Subquery, latest.element.cte("current"))
+        decided = (
             select(
+                literal("decision").label("source"),
+                p.c.igo_id,
+                p.c.uzovi,
+                d.c.phase,
+                d.c.outcome.label("a"),
+                d.c.reasons.label("b"),
+                null().label("c"),
+                func.count().label("n1"),
+                null().label("n2"),
+                null().label("n3"),
+            )
+            .select_from(current)
+            .join(d, decision_of(current))
+            .join(p, p.c.pregnancy_id == current.c.pregnancy_id)
+            .group_by(p.c.igo_id, p.c.uzovi, d.c.phase, d.c.outcome, d.c.reasons)
+        )
+        claimed = (
+            select(
+                literal("claim"),
                 p.c.igo_id,
                 p.c.uzovi,
                 c.c.phase,
@@ -398,15 +452,21 @@ def _read(db: Database, principal: Principal, where: ColumnElement[bool]) -> _Da
                 prov.c.discipline,
                 func.count(),
                 func.count(distinct(c.c.pregnancy_id)),
-                func.coalesce(func.sum(c.c.amount_cents), 0),
+                func.sum(c.c.amount_cents),
             )
-            .select_from(latest)
-            .join(c, claim_lines_of(latest))
-            .join(p, p.c.pregnancy_id == latest.c.pregnancy_id)
+            .select_from(current)
+            .join(c, claim_lines_of(current))
+            .join(p, p.c.pregnancy_id == current.c.pregnancy_id)
             .outerjoin(prov, prov.c.agb == c.c.claimant_agb)
             .where(own_lines)
             .group_by(p.c.igo_id, p.c.uzovi, c.c.phase, c.c.kind, c.c.prestatie_code, prov.c.discipline)
-        ).all()
+        )
+        decisions, claims = [], []
+        for source, igo, uzovi, phase, a_, b_, c_, n1, n2, n3 in connection.execute(union_all(decided, claimed)):
+            if source == "decision":
+                decisions.append((igo, uzovi, phase, a_, b_, int(n1)))
+            else:
+                claims.append((igo, uzovi, phase, a_, b_, c_, int(n1), int(n2), int(n3 or 0)))
         # Activities: one row per pregnancy with the AGBs of its activities, walked along the pregnancy index of
         # activities (joining each of millions of activities to its pregnancy in SQL takes several times longer),
         # then counted per discipline in polars. The pregnancy id is only grouped by, never read.
@@ -424,11 +484,8 @@ def _read(db: Database, principal: Principal, where: ColumnElement[bool]) -> _Da
         )
     return _Data(
         people=[(i, u, pr, st, int(n)) for i, u, pr, st, n in people],
-        decisions=[(i, u, ph, o, r, int(n)) for i, u, ph, o, r, n in decisions],
-        claims=[
-            (i, u, ph, k, code, disc, int(lines), int(preg), int(cents))
-            for i, u, ph, k, code, disc, lines, preg, cents in claims
-        ],
+        decisions=decisions,
+        claims=claims,
         activities=_per_discipline(per_pregnancy, disciplines),
     )
 
@@ -612,6 +669,10 @@ def _rate_and_cause_groups(cells: Sequence[Cell], data: _Data) -> tuple[list[_Gr
 # --- the use case ---------------------------------------------------------------------------------------------
 
 
+def _exists(connection: Connection, column: ColumnElement[str], value: str) -> bool:
+    return connection.execute(select(column).where(column == value)).first() is not None
+
+
 def casemix(
     db: Database,
     principal: Principal,
@@ -634,16 +695,9 @@ def casemix(
     if uzovi is not None and principal.role is Role.INSURER and uzovi != principal.uzovi:
         raise NotFoundError("insurer", uzovi)
     with db.unit_of_work() as connection:
-        if (
-            igo_id is not None
-            and connection.execute(select(tables.igos.c.igo_id).where(tables.igos.c.igo_id == igo_id)).first() is None
-        ):
+        if igo_id is not None and not _exists(connection, tables.igos.c.igo_id, igo_id):
             raise NotFoundError("igo", igo_id)
-        if (
-            uzovi is not None
-            and connection.execute(select(tables.insurers.c.uzovi).where(tables.insurers.c.uzovi == uzovi)).first()
-            is None
-        ):
+        if uzovi is not None and not _exists(connection, tables.insurers.c.uzovi, uzovi):
             raise NotFoundError("insurer", uzovi)
 
     p = tables.pregnancies
@@ -682,21 +736,18 @@ def casemix(
     # One pattern for the whole report, table by table in the order the links need (see the module docstring).
     small = {cell for cell in cells if size[cell] < minimum}
     hidden: dict[str, Hidden] = {name: {} for name in TABLES}
-    none: frozenset[str] = frozenset()
     for name in ("profiles", "breaker_rate", "prestaties", "activities"):
         for g in groups[name]:
-            _suppress(g, minimum, g.cell in small, none, hidden[name])
-    for g in groups["referrals"]:
-        parent = (g.cell, "", g.group) in hidden["profiles"]
-        _suppress(g, minimum, g.cell in small or parent, none, hidden["referrals"])
-    for g in groups["breaker_causes"]:
-        parent = (g.cell, "", g.group) in hidden["breaker_rate"]
-        _suppress(g, minimum, g.cell in small or parent, none, hidden["breaker_causes"])
+            _suppress(g, minimum, hidden[name], g.cell in small)
+    for name, parent in (("referrals", "profiles"), ("breaker_causes", "breaker_rate")):
+        # A referral group adds up to its profile's count, a causes group (nearly) to its phase's fallbacks.
+        for g in groups[name]:
+            _suppress(g, minimum, hidden[name], g.cell in small, (g.cell, "", g.group) in hidden[parent])
     # The integral euros row is the sum of the prestaties: withheld when a prestatie total of the cell is.
     sums_hidden = {cell for cell, _, category in hidden["prestaties"] if category == TOTAL}
-    integral = frozenset({"integral"})
     for g in groups["euros"]:
-        _suppress(g, minimum, g.cell in small, integral if g.cell in sums_hidden else none, hidden["euros"])
+        integral = frozenset({"integral"}) if g.cell in sums_hidden else frozenset()
+        _suppress(g, minimum, hidden["euros"], g.cell in small, linked_categories=integral)
 
     withhold = principal.role in (Role.INSURER, Role.ANALYST)
     built = []

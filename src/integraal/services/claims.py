@@ -10,11 +10,15 @@ The use cases of the *berichtenverkeer* (DOMAIN.md §4):
 - :func:`export_batch` writes a batch in a registered format (KZ301-style by default) and marks it sent.
 - :func:`apply_return` reads the insurer's return (KZ302-style), matches every line, applies the outcome and
   the next action of its return codes, all in one transaction (a bad file changes nothing; the same file
-  twice changes nothing the second time). Code 0587 on an integral line is a bundle breaker the IGO could not
+  twice changes nothing the second time; ``claim_returns`` records each file that answered lines, keyed by its
+  SHA-256). Code 0587 on an integral line is a bundle breaker the IGO could not
   see: it is recorded and the pregnancy is decided again, which yields the members' separate claim lines.
 - :func:`worklist` groups what needs a person: rejected and reduced lines by return code and next action.
 
-State changes follow ``claims.lifecycle`` and are kept in ``claim_transitions``; every write is audited.
+State changes follow ``claims.lifecycle`` and are kept in ``claim_transitions``; every write is audited. The
+use cases that write take the ``claims`` lock of ``Database.unit_of_work``, so two runs at the same time (two
+builds, the same return file twice) queue instead of interleaving; sent lines and batches are immutable in
+the database (migration 0006).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
+from integraal.store.bulk import in_values
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -208,7 +213,7 @@ def build_batches(
     at = at or datetime.now(UTC)
     creation_date = creation_date or at.date()
     result = BuildResult()
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         desired = _latest_lines(connection, principal, period_start, period_end, include_mono)
         claimed = _claimed_items(connection, [r.pregnancy_id for r in desired])
         by_phase: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -407,12 +412,12 @@ def resubmit(
     at = at or datetime.now(UTC)
     i, b = tables.claim_items, tables.claim_batches
     summaries = []
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         rows = list(
             connection.execute(
                 select(i, b.c.igo_id, b.c.sender_agb, b.c.period_start, b.c.period_end)
                 .join(b, b.c.batch_id == i.c.batch_id)
-                .where(i.c.line_id.in_(list(line_ids)), _batch_scope(principal))
+                .where(in_values(i.c.line_id, line_ids), _batch_scope(principal))
                 .order_by(i.c.line_id)
             )
         )
@@ -550,7 +555,7 @@ def export_batch(
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, batch_id)
         data = get_format(fmt).write(claim_batch(connection, row))
         if row.state == "ready":
@@ -606,7 +611,7 @@ def apply_return(
     summary = ReturnSummary(returned.batch_id)
     breakers: set[str] = set()
     i = tables.claim_items
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, returned.batch_id)
         if row.uzovi != returned.receiver_uzovi or row.sender_agb != returned.sender_agb:
             raise ClaimsError(
@@ -672,6 +677,19 @@ def apply_return(
             )
         _move(connection, moves, at, principal.username)
         if moves:
+            # The file's identity is unique in the database: the same return is booked once (migration 0006).
+            connection.execute(
+                insert(tables.claim_returns).values(
+                    file_sha256=hashlib.sha256(data).hexdigest(),
+                    batch_id=row.batch_id,
+                    format=fmt,
+                    reference=returned.insurer_reference[:100],
+                    lines=len(moves),
+                    awarded_cents=summary.awarded_cents,
+                    applied_at=at,
+                    actor=principal.username,
+                )
+            )
             connection.execute(
                 update(tables.claim_batches)
                 .where(tables.claim_batches.c.batch_id == row.batch_id)

@@ -3,7 +3,8 @@
 A pregnancy belongs to the year of its due date (*uitgerekende datum*): that is the year whose contract the
 integral prestaties mostly fall under, and it does not move when a decision is re-run. Counts and amounts come
 from the *latest* stored decision of each pregnancy and phase (runs may cover a subset), in set-based SQL.
-Analysts get every IGO with small numbers withheld, like :func:`integraal.services.queries.decision_summary`.
+Analysts get every IGO and insurers their own insured, with small numbers withheld for both, like
+:func:`integraal.services.queries.decision_summary`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, and_, func, select, true
 
-from integraal.services.access import Action, Principal, Role, allowed, pregnancy_scope, require
+from integraal.services.access import (
+    Action,
+    Principal,
+    Role,
+    allowed,
+    pregnancy_scope,
+    require,
+    small_number_threshold,
+)
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
-from integraal.services.queries import SMALL_NUMBER
 from integraal.store import tables
 from integraal.store.database import Database
 
@@ -75,7 +83,7 @@ def year_overview(db: Database, principal: Principal, year: int | None = None) -
     if year is None:
         today = date.today().year
         year = today if today in years or not years else years[0]
-    threshold = SMALL_NUMBER if principal.role is Role.ANALYST else None
+    threshold = small_number_threshold(principal)
 
     def keep(n: int | None) -> int | None:
         return None if n is None or (threshold is not None and n < threshold) else n

@@ -113,6 +113,7 @@ class MemberRow:
     activities: int
     referred: int = 0  # of those, pregnancies referred during pregnancy or labour
     without_referrals: dict[str, int] = field(default_factory=dict)  # plan → cents had they stayed in primary care
+    with_better_quality: dict[str, int] = field(default_factory=dict)  # plan → cents with every score +QUALITY_STEP
 
     def difference(self, plan: str, current: str) -> int:
         return self.amounts[plan] - self.amounts[current]
@@ -135,6 +136,14 @@ class MemberRow:
             return None
         return (self.without_referrals[plan] - self.amounts[plan]) // self.referred
 
+    def per_quality_point(self, plan: str) -> int | None:
+        """What the member gains per quality point (1 point = 0.01 on the 0–1 indicator score), averaged over the
+        next ten points: its amount with every indicator score 0.10 higher (at most 1), minus its amount, divided
+        by ten. Zero under plans without a quality pool; ``None`` for a member without scores."""
+        if plan not in self.with_better_quality:
+            return None
+        return (self.with_better_quality[plan] - self.amounts[plan]) // QUALITY_POINTS
+
 
 @dataclass(slots=True)
 class Simulation:
@@ -148,6 +157,25 @@ class Simulation:
 
 
 REFERRED = frozenset({ClientProfile.REFERRED_PREGNANCY, ClientProfile.REFERRED_LABOUR})
+QUALITY_POINTS = 10
+QUALITY_STEP = Decimal(QUALITY_POINTS) / 100
+
+
+def _uses_quality(key: str, presets: Mapping[str, PlanInfo | TransitionInfo]) -> bool:
+    """Whether a plan (or the plan a transition moves to) has a quality pool step."""
+    info = presets[key]
+    steps = list(info.steps)
+    if isinstance(info, TransitionInfo) and info.to in presets:
+        steps += list(presets[info.to].steps)
+    return any(step.get("model") == "quality_pool" for step in steps)
+
+
+def _better_quality(data: DistributionInput, agb: str) -> DistributionInput:
+    """The same year with member ``agb``'s every indicator score ``QUALITY_STEP`` higher (at most 1)."""
+    scores = tuple(
+        replace(q, score=min(Decimal(1), q.score + QUALITY_STEP)) if q.agb == agb else q for q in data.quality
+    )
+    return replace(data, quality=scores)
 
 
 def _without_referrals(data: DistributionInput) -> DistributionInput:
@@ -191,7 +219,13 @@ def simulate(
     for count in data.activities:
         activities[count.agb] = activities.get(count.agb, 0) + int(count.count)
     simulation = Simulation(igo_id, year, current, {k: presets[k] for k in keys}, received, allocations=allocations)
+    scored = {q.agb for q in data.quality}
+    quality_plans = [key for key in keys if _uses_quality(key, presets)]
     for member in data.members:
+        better = {key: allocations[key].amount(member.agb) for key in keys} if member.agb in scored else {}
+        if member.agb in scored and quality_plans:
+            improved = _better_quality(data, member.agb)
+            better |= {key: allocate(key, year, improved).amount(member.agb) for key in quality_plans}
         simulation.rows.append(
             MemberRow(
                 member.agb,
@@ -202,6 +236,7 @@ def simulate(
                 activities.get(member.agb, 0),
                 len(cared.get(member.agb, set()) & referred_ids),
                 {key: allocation.amount(member.agb) for key, allocation in without.items()},
+                better,
             )
         )
     simulation.rows.append(

@@ -49,7 +49,7 @@ from integraal.services.decisions import _assign
 from integraal.services.insight import outcome_frame
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import read_frame
+from integraal.store.bulk import in_values, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import load_activities, load_context, load_pregnancies
 
@@ -123,7 +123,7 @@ def distribution_input(db: Database, principal: Principal, igo_id: str, year: in
         pregnancy_frame = (
             read_frame(
                 connection,
-                select(*(p.c[name] for name in PREGNANCY_FRAME)).where(p.c.pregnancy_id.in_(paid_for)),
+                select(*(p.c[name] for name in PREGNANCY_FRAME)).where(in_values(p.c.pregnancy_id, paid_for)),
                 PREGNANCY_FRAME,
             )
             if paid_for
@@ -180,9 +180,9 @@ def _quality_scores(
 ) -> list[QualityScore]:
     """Each member's indicator scores over the pregnancies it cared for (module docstring)."""
     p = tables.pregnancies
-    own = outcome_frame(db, p.c.igo_id == igo_id).filter(pl.col("pregnancy_id").is_in(paid_for))
+    own = outcome_frame(db, p.c.igo_id == igo_id, financing=False).filter(pl.col("pregnancy_id").is_in(paid_for))
     if own.is_empty():
         return []
-    reference = outcome_frame(db, p.c.igo_id.is_not(None), [year - 1, year])
+    reference = outcome_frame(db, p.c.igo_id.is_not(None), [year - 1, year], financing=False)
     scores = member_scores(load_indicators().values(), own, care.select("agb", "pregnancy_id"), reference)
     return [QualityScore(s.agb, s.indicator_id, s.score) for s in scores]

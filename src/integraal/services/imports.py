@@ -11,18 +11,28 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Column as TableColumn
+from sqlalchemy import Connection, String, Table, insert, select
 
 from integraal.data.loader import load_catalogue
 from integraal.importing.fhir_outcomes import read_fhir_outcomes
 from integraal.importing.formats import FORMATS, References, detect_kind
-from integraal.importing.validation import ROW, FileError, RowError, read_csv, validate
+from integraal.importing.validation import (
+    ROW,
+    Check,
+    Column,
+    FileError,
+    RowError,
+    read_csv,
+    validate,
+    with_header,
+)
 from integraal.services import audit
 from integraal.store import tables
 from integraal.store.bulk import upsert_frame
@@ -65,6 +75,14 @@ def import_files(
         file_kind = kind or detect_kind([c for c in frame.columns if c != ROW])
         if file_kind is None:
             raise FileError(str(path), "cannot tell which kind of file this is from its header; use --kind")
+        try:  # every header before any file is imported: a file error in one file changes nothing at all
+            with_header(frame, path.name, FORMATS[file_kind].columns(References()))
+        except FileError as exc:
+            if kind is not None:
+                raise
+            # The kind was guessed from the header: a header with a typo may have been taken for another kind.
+            hint = f" (taken for a {file_kind} file by its header; name the kind with --kind if it is another)"
+            raise FileError(exc.file, exc.message + hint) from exc
         planned.append((order.index(file_kind), path, file_kind, frame, []))
     planned.sort(key=lambda p: (p[0], str(p[1])))
     return [import_frame(db, path, file_kind, frame, actor, errors) for _, path, file_kind, frame, errors in planned]
@@ -82,10 +100,12 @@ def import_frame(
     fmt = FORMATS[kind]
     name = str(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="import") as connection:
         references = load_references(connection, kind)
-        prepared = fmt.prepare(frame, references)
-        validated = validate(prepared, path.name, fmt.columns(references), fmt.row_rules(references), fmt.key)
+        columns = _with_length_checks(fmt.columns(references), tables.metadata.tables[fmt.table])
+        # The header first: ``prepare`` joins on columns that may be optional (activities.pregnancy_id).
+        prepared = fmt.prepare(with_header(frame, path.name, columns), references)
+        validated = validate(prepared, path.name, columns, fmt.row_rules(references), fmt.key)
         if read_errors:
             validated.errors = sorted([*validated.errors, *read_errors], key=lambda e: (e.row, e.field))
             validated.total = len(set(frame.get_column(ROW).to_list()) | {e.row for e in read_errors})
@@ -102,7 +122,7 @@ def import_frame(
         run_id = connection.execute(
             insert(tables.import_runs).values(
                 kind=kind,
-                file_name=name,
+                file_name=_fit_path(name, tables.import_runs.c.file_name),
                 file_sha256=digest,
                 started_at=datetime.now(UTC),
                 actor=actor,
@@ -125,6 +145,37 @@ def import_frame(
             rejected=report.rejected,
         )
     return report
+
+
+def _with_length_checks(columns: Sequence[Column], table: Table) -> list[Column]:
+    """``columns`` where each one stored in a text column of limited length checks that length too: a longer
+    value is a row error, not a failing insert (PostgreSQL refuses it; SQLite would store it as it is). The
+    length is only reported for a value that passes the column's other checks (one error per field)."""
+    fitted = []
+    for column in columns:
+        target = table.c.get(column.name)
+        length = target.type.length if target is not None and isinstance(target.type, String) else None
+        if length:
+            check = (_at_most(length, [c for c, _ in column.checks]), f"at most {length} characters")
+            column = replace(column, checks=(*column.checks, check))
+        fitted.append(column)
+    return fitted
+
+
+def _at_most(length: int, others: Sequence[Check]) -> Check:
+    def check(value: pl.Expr) -> pl.Expr:
+        fits = value.str.len_chars() <= length
+        if not others:
+            return fits
+        return fits | ~pl.all_horizontal([other(value).fill_null(False) for other in others])
+
+    return check
+
+
+def _fit_path(name: str, column: TableColumn[Any]) -> str:
+    """A file's path as stored: its end (with the file's own name) where the whole is longer than the column."""
+    length = column.type.length if isinstance(column.type, String) else None
+    return name if not length or len(name) <= length else "…" + name[-(length - 1) :]
 
 
 def load_references(connection: Connection, kind: str) -> References:
@@ -189,12 +240,13 @@ def _quarantine(connection: Connection, report: ImportReport, digest: str, raw: 
         {
             "run_id": [report.run_id] * len(report.errors),
             "kind": [report.kind] * len(report.errors),
-            "file_name": [report.file] * len(report.errors),
+            "file_name": [_fit_path(report.file, tables.import_rejections.c.file_name)] * len(report.errors),
             "file_sha256": [digest] * len(report.errors),
             "row_number": [e.row for e in report.errors],
             "field": [e.field for e in report.errors],
-            "value": [e.value for e in report.errors],
-            "reason": [e.reason for e in report.errors],
+            # PostgreSQL cannot store a NUL character (a FHIR bundle may hold "\u0000"): shown, not stored
+            "value": [e.value.replace("\x00", "\\x00") for e in report.errors],
+            "reason": [e.reason.replace("\x00", "\\x00") for e in report.errors],
             "raw_row": [raw_rows.get(e.row, "{}") for e in report.errors],
         }
     )

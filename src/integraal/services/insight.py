@@ -20,19 +20,17 @@ The minimum cell size is ``$INTEGRAAL_MINIMUM_CELL`` (default 10); a caller may 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, exists, select, true
+from sqlalchemy import ColumnElement, and_, exists, literal, select, true
 
 from integraal.distribution.inputs import ClientProfile
 from integraal.domain.pregnancy import EndReason, ReferralStage
 from integraal.insight import (
-    DEFAULT_MINIMUM,
     FunnelPlot,
     FunnelPoint,
     Indicator,
@@ -49,17 +47,23 @@ from integraal.insight import (
     shrink_rates,
     suppression_pattern,
 )
-from integraal.insight.columnar import OUTCOME_SCHEMA, tally_frame
+from integraal.insight.columnar import MEAN_SCALE, OUTCOME_SCHEMA, tally_frame
 from integraal.insight.indicators import proportion_result
 from integraal.insight.intervals import two_sided_z
-from integraal.services.access import Action, NotFoundError, Principal, Role, require
+from integraal.services.access import (
+    OUTSIDE_ROLES,
+    Action,
+    NotFoundError,
+    Principal,
+    Role,
+    configured_minimum,
+    require,
+)
 from integraal.services.latest import claim_lines_of, latest_decisions
 from integraal.store import tables
 from integraal.store.bulk import read_frame
 from integraal.store.database import Database
 
-MINIMUM_ENV = "INTEGRAAL_MINIMUM_CELL"
-OUTSIDE_ROLES = frozenset({Role.INSURER, Role.ANALYST})
 INTEGRAL = "integraal"
 SEPARATE = "gescheiden"
 
@@ -67,12 +71,6 @@ SEPARATE = "gescheiden"
 class UnitLevel(StrEnum):
     IGO = "igo"
     FINANCING = "financing"
-
-
-def configured_minimum() -> int:
-    """The minimum cell size from ``$INTEGRAAL_MINIMUM_CELL`` (default 10, never below 1)."""
-    value = os.environ.get(MINIMUM_ENV, "")
-    return max(1, int(value)) if value.isdigit() else DEFAULT_MINIMUM
 
 
 # --- reading outcomes ----------------------------------------------------------------------------------------
@@ -127,19 +125,27 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
-def outcome_frame(db: Database, where: ColumnElement[bool], years: Sequence[int] | None = None) -> pl.DataFrame:
+def outcome_frame(
+    db: Database, where: ColumnElement[bool], years: Sequence[int] | None = None, financing: bool = True
+) -> pl.DataFrame:
     """One row per pregnancy matching ``where`` that ended in ``years`` (all ended ones when ``None``): the
-    outcome fields, the client profile, ``year``, ``quarter`` (``2025-Q3``), IGO, insurer and ``financing``."""
+    outcome fields, the client profile, ``year``, ``quarter`` (``2025-Q3``), IGO, insurer and ``financing``
+    (``financing=False`` skips looking up the current decisions' claim lines and marks every row integral: for
+    callers that do not group by it, such as the quality scores)."""
     p, o, c = tables.pregnancies, tables.outcomes, tables.claim_lines
     condition = and_(where, p.c.end_date.is_not(None))
     if years:
         condition = and_(condition, p.c.end_date >= date(min(years), 1, 1), p.c.end_date <= date(max(years), 12, 31))
     latest = latest_decisions(condition)
-    integral = exists(
-        select(c.c.pregnancy_id)
-        .select_from(latest)
-        .join(c, claim_lines_of(latest))
-        .where(latest.c.pregnancy_id == p.c.pregnancy_id, c.c.kind == "integral")
+    integral = (
+        exists(
+            select(c.c.pregnancy_id)
+            .select_from(latest)
+            .join(c, claim_lines_of(latest))
+            .where(latest.c.pregnancy_id == p.c.pregnancy_id, c.c.kind == "integral")
+        )
+        if financing
+        else literal(True)
     )
     schema = {**_PREGNANCY_COLUMNS, **{name: OUTCOME_SCHEMA[name] for name in _MEASURES}, "integral": pl.Boolean()}
     query = (
@@ -237,8 +243,8 @@ def _mean_cells(indicator: Indicator, frame: pl.DataFrame, column: str) -> dict[
     return {
         str(row[column]): (
             Tally(0, row["denominator"], row["excluded"], row["missing"]),
-            float(row["value_sum"] or 0.0),
-            float(row["value_sum_sq"] or 0.0),
+            (row["value_sum"] or 0) / MEAN_SCALE,
+            (row["value_sum_sq"] or 0) / MEAN_SCALE**2,
         )
         for row in table.iter_rows(named=True)
     }
@@ -371,6 +377,8 @@ def _row(
 ) -> UnitRow:
     if reason is not None:
         return UnitRow(label, own, None, None, None, None, None, None, None, reason)
+    if standardised is not None:  # the label, never the real id of an anonymous IGO
+        standardised = replace(standardised, unit=label)
     return UnitRow(
         label,
         own,
@@ -479,18 +487,24 @@ def quarterly_trend(
     years: Sequence[int],
     igo_id: str | None = None,
     minimum: int | None = None,
+    frame: pl.DataFrame | None = None,
 ) -> list[TrendPoint]:
     """A proportion indicator per quarter for one IGO (or everything in scope), with Wilson intervals.
 
     Outside the IGO the quarters of a year are suppressed as one table whose total is that year's figure (which
-    the indicator table publishes), so a hidden quarter cannot be recovered from the year."""
+    the indicator table publishes), so a hidden quarter cannot be recovered from the year. ``frame``: a pre-read
+    :func:`outcome_frame` in the reader's scope covering ``years``."""
     _check_reader(principal)
     indicator = indicator_by_id(indicator_id)
     if indicator.kind is not IndicatorKind.PROPORTION:
         raise ValueError(f"indicator {indicator_id!r} is a mean: the quarterly trend shows proportions")
-    where, _ = _unit_filter(principal, igo_id)
+    where, unit = _unit_filter(principal, igo_id)
     limit = _minimum(principal, minimum)
-    data = outcome_frame(db, where, years)
+    if frame is None:
+        data = outcome_frame(db, where, years)
+    else:  # a pre-read frame in the reader's scope (reports): narrowed to the unit and years here
+        data = frame.filter(pl.col("year").is_in(list(years)))
+        data = data if unit is None else data.filter(pl.col("igo_id") == unit)
     counts = {row[0]: Tally(*row[1:]) for row in tally_frame(indicator, data, ["quarter"]).iter_rows()}
     outside = principal.role in OUTSIDE_ROLES
     points = []

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from integraal.insight import FunnelPlot, Indicator, IndicatorKind, Interval, Position, load_indicators
 from integraal.insight.suppression import TOTAL, Suppressed
-from integraal.services.access import Action, NotFoundError, Principal, Role, require
+from integraal.services.access import Action, NotFoundError, Principal, Role, configured_minimum, require
 from integraal.services.casemix import MARKER, CasemixReport, casemix
 from integraal.services.insight import (
     IndicatorTable,
@@ -40,7 +40,6 @@ from integraal.services.insight import (
     UnitLevel,
     UnitRow,
     _scope,
-    configured_minimum,
     igos_in_scope,
     indicator_table,
     outcome_frame,
@@ -470,7 +469,7 @@ def render_insight_report(
         pdf.set_fill_color(253, 243, 224)
         pdf.set_font(family, "", 8.5)
         outside = t(labels["outside"].format(minimum=report.minimum))
-        pdf.multi_cell(0, 4, outside, fill=True, align="L", padding=1.5, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 4, outside, fill=True, align="L", padding=1, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1.5)
 
     def heading(text: str, size: float = 11.5) -> None:
@@ -480,13 +479,11 @@ def render_insight_report(
 
     heading(labels["guide"])
     for paragraph in GUIDE[lang]:
-        head, _, rest = paragraph.format(minimum=report.minimum).partition(". ")
+        lead, _, rest = paragraph.format(minimum=report.minimum).partition(". ")
         pdf.set_font(family, "B", 8.2)
         pdf.cell(3, 3.8, "•" if unicode_font else "-")
         pdf.set_font(family, "", 8.2)
-        pdf.multi_cell(
-            0, 3.8, t(f"**{head}.** {rest}"), markdown=True, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        pdf.multi_cell(0, 3.8, t(f"**{lead}.** {rest}"), markdown=True, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(0.6)
     pdf.ln(1.5)
 
@@ -696,27 +693,41 @@ def _funnel(
         pdf.set_line_width(0.5)
         pdf.line(px, y(funnel.target), px + pw, y(funnel.target))
     pdf.set_line_width(0.3)
-    ordered = sorted(funnel.points, key=lambda p: p.unit == own)  # the own dot on top
-    for point in ordered:
-        cx, cy = x(point.denominator), y(min(max(point.rate, y_min), y_max))
-        mine = point.unit == own
-        if mine:
+
+    def centre(n: int, rate: float) -> tuple[float, float]:
+        return x(n), y(min(max(rate, y_min), y_max))
+
+    for point in sorted(funnel.points, key=lambda p: p.unit == own):  # the own dot on top
+        cx, cy = centre(point.denominator, point.rate)
+        if point.unit == own:
             pdf.set_fill_color(*OWN_RGB)
             pdf.set_draw_color(122, 31, 51)
             pdf.dot(cx, cy, 1.3, "DF")
-            pdf.set_font(family, "B", 7.5)
-            pdf.set_text_color(*OWN_RGB)
         else:
             pdf.set_fill_color(255, 255, 255)
             pdf.set_draw_color(*DOT_RGB)
             pdf.dot(cx, cy, 1.0, "DF")
-            pdf.set_font(family, "", 6.5)
-            pdf.set_text_color(*MUTED_RGB)
+    # Labels: the own one first; a label that would cover one already placed moves up or down a line.
+    placed: list[tuple[float, float, float, float]] = []
+    for point in sorted(funnel.points, key=lambda p: p.unit != own):
+        cx, cy = centre(point.denominator, point.rate)
+        mine = point.unit == own
+        pdf.set_font(family, "B" if mine else "", 7.5 if mine else 6.5)
+        pdf.set_text_color(*(OWN_RGB if mine else MUTED_RGB))
         label = t(point.unit)
-        width = pdf.get_string_width(label)
+        width, height = pdf.get_string_width(label), 2.6
         lx = cx + 1.8 if cx + 1.8 + width <= px + pw else cx - 1.8 - width
-        pdf.text(lx, cy - 1.0, label)
-        pdf.set_text_color(0, 0, 0)
+        for dy in (0.0, -height, height, -2 * height, 2 * height):
+            baseline = cy - 1.0 + dy
+            box_ = (lx, baseline - height + 0.4, lx + width, baseline + 0.4)
+            if not any(a < box_[2] and box_[0] < c and b < box_[3] and box_[1] < d for a, b, c, d in placed):
+                break
+        else:
+            baseline = cy - 1.0
+            box_ = (lx, baseline - height + 0.4, lx + width, baseline + 0.4)
+        placed.append(box_)
+        pdf.text(lx, baseline, label)
+    pdf.set_text_color(0, 0, 0)
 
     # Legend above the plot.
     pdf.set_font(family, "", 7)

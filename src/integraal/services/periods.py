@@ -409,7 +409,7 @@ def close_period(
     data = distribution_input(db, principal, igo_id, year)
     recipe = recipe_to_json(plan_key, year)
 
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         _refuse_if_closed(connection, period_id)
         money = period_money(connection, igo_id, year)
         data = dataclasses.replace(data, receipts=receipts_from_money(money))

@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -53,6 +53,7 @@ from integraal.services.access import (
     present_bsn,
     provider_scope,
     require,
+    small_number_threshold,
     visible_igo_ids,
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
@@ -65,7 +66,8 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 SMALL_NUMBER = 10
-"""Analysts see no count (or amount) of fewer than this many: small numbers mislead and can identify."""
+"""The default minimum cell size (``services.access.configured_minimum``): analysts and insurers see no count
+(or amount) of fewer than this many; small numbers mislead and can identify."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -809,7 +811,7 @@ class RunView:
     as_of: date
     created_at: datetime
     actor: str
-    pregnancies: int
+    pregnancies: int | None  # None: withheld (a small number, for readers outside the IGO)
     ruleset_versions: list[str]
 
 
@@ -971,11 +973,12 @@ def decision_summary(db: Database, principal: Principal, *, run_id: int | None =
     is then the newest run, for reference). Runs may cover a few pregnancies (a re-decision), so "the newest
     run" alone would count only those.
 
-    Analysts get every IGO, with counts below :data:`SMALL_NUMBER` suppressed; others get their own scope.
+    Analysts get every IGO, insurers their own insured; for both, counts below the minimum cell size are
+    withheld (``services.access.small_number_threshold``). Others get their own scope in full.
     """
     require(principal, Action.READ_AGGREGATES)
     d, c = tables.phase_decisions, tables.claim_lines
-    threshold = SMALL_NUMBER if principal.role is Role.ANALYST else None
+    threshold = small_number_threshold(principal)
     # Analysts see no claim line, only these totals over every line of the run.
     claims_in_scope = true() if principal.role is Role.ANALYST else claim_scope(principal)
 
@@ -1024,6 +1027,8 @@ def decision_summary(db: Database, principal: Principal, *, run_id: int | None =
     # The run is shown without its actor to analysts (a user name is not an aggregate).
     if principal.role is Role.ANALYST:
         run = RunView(run.run_id, run.as_of, run.created_at, "", run.pregnancies, run.ruleset_versions)
+    if threshold is not None:  # how many pregnancies a run decided is a count too
+        run = replace(run, pregnancies=keep(run.pregnancies or 0))
     return DecisionSummary(run, outcomes, claims, threshold, {k: v for k, v in names.items() if k in seen})
 
 

@@ -112,7 +112,7 @@ def record_payment(
         raise ClaimsError("name the IGO the payment is for")
     at = at or datetime.now(UTC)
     p, a = tables.payments, tables.payment_allocations
-    with db.unit_of_work() as connection:
+    with db.unit_of_work(lock="claims") as connection:
         if connection.execute(select(p.c.payment_id).where(p.c.payment_id == payment_id)).first():
             raise ClaimsError(f"payment {payment_id!r} is already recorded; a payment counts once")
         open_lines = {r.line_id: r for r in _open_lines(connection, igo, uzovi)}

@@ -7,12 +7,15 @@ which SQLite stores as-is and PostgreSQL casts on input.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Select, Table, bindparam, insert
+from sqlalchemy import Boolean, Connection, Select, Table, any_, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 
 BATCH = 100_000
 
@@ -67,12 +70,13 @@ def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, 
     params: Any = tuple(values[name] for name in compiled.positiontup or ()) if compiled.positional else values
     cursor = connection.exec_driver_sql(compiled.string, params)
     raw_schema = {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
+    # SQLite hands dates over as the ISO text they are stored as; PostgreSQL's driver as date objects, in any row
+    # (the first row's may all be NULL), so there every batch is made text the same way.
+    as_text = connection.dialect.name != "sqlite"
     frames = []
     while rows := cursor.fetchmany(BATCH):
         text = (
-            [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row) for row in rows]
-            if _has_dates(rows)
-            else rows
+            [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row) for row in rows] if as_text else rows
         )
         frames.append(pl.DataFrame(text, schema=raw_schema, orient="row"))
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=raw_schema)
@@ -81,6 +85,42 @@ def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, 
     )
 
 
-def _has_dates(rows: Sequence[Any]) -> bool:
-    """PostgreSQL drivers return date objects; SQLite returns text. Look at the first row only."""
-    return any(hasattr(v, "isoformat") for v in rows[0])
+def in_values(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a list of any length (a national year's pregnancies or BSNs).
+
+    SQLite gets the usual ``IN (?, ?, ...)``. PostgreSQL gets ``column = ANY(%s)`` with the values as *one* array
+    parameter: its wire protocol allows at most 65,535 parameters per statement, fewer than the ids of a big
+    region, and ``IN`` with one parameter per value fails there."""
+    return _InValues(column, values)
+
+
+class _InValues(ColumnElement[bool]):
+    inherit_cache = False  # the values are part of the statement; a new list is a new statement
+    _is_implicitly_boolean = True  # a condition itself, not a boolean column to compare with 1
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], values: Iterable[Any]) -> None:
+        self.column = column
+        self.values = list(values)
+
+    @property
+    def _from_objects(self) -> list[Any]:  # the column's table is what a SELECT of it reads FROM
+        return self.column._from_objects
+
+    def get_children(self, **kw: Any) -> list[Any]:
+        return [self.column]
+
+    def _copy_internals(self, clone: Any = None, **kw: Any) -> None:  # aliasing and correlation adapt the column
+        if clone is not None:
+            self.column = clone(self.column, **kw)
+
+
+@compiles(_InValues)
+def _in_values(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.values), **kw)
+
+
+@compiles(_InValues, "postgresql")
+def _in_values_postgresql(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
+    array = bindparam(None, element.values, type_=postgresql.ARRAY(element.column.type))
+    return compiler.process(element.column == any_(array), **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,10 +14,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from integraal.config import load_config
 
 DEFAULT_DB = "integraal.db"
+
+BUSY_TIMEOUT_MS = 60_000
+"""How long a writer waits for another process's write transaction to end before giving up: SQLite's busy
+timeout (set when a connection opens) and PostgreSQL's ``lock_timeout`` in :meth:`Database.unit_of_work`."""
+
+
+class DatabaseBusyError(RuntimeError):
+    """Another process kept the database's write lock longer than the busy timeout; nothing was changed."""
 
 
 def database_url(value: str | None = None) -> str:
@@ -38,10 +48,28 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Connection]:
-        """A transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as connection:
-            yield connection
+    def unit_of_work(self, *, lock: str | None = None) -> Iterator[Connection]:
+        """A transaction: everything inside commits together or not at all.
+
+        ``lock`` names a use case that reads, decides and then writes (an import, a claim run, a return file, a
+        period close): two of them must run one after the other, never interleaved, or both could book the same
+        thing. SQLite takes its one write lock at the start (``BEGIN IMMEDIATE``), so every such transaction
+        queues behind the writer before it and then reads what that one committed; PostgreSQL takes a
+        transaction-scoped advisory lock of that name (same name, one at a time). A wait longer than the busy
+        timeout raises :class:`DatabaseBusyError` and changes nothing."""
+        try:
+            with self.engine.begin() as connection:
+                if lock is not None:
+                    _take_lock(connection, lock)
+                yield connection
+        except OperationalError as error:
+            if _is_busy(error):
+                raise DatabaseBusyError(
+                    f"the database is busy: another process has been writing to it for longer than "
+                    f"{BUSY_TIMEOUT_MS / 1000:g} s (an import, a claim run or a period close?). Nothing was "
+                    "changed; try again when it is done."
+                ) from error
+            raise
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
@@ -81,8 +109,30 @@ def head_revision() -> str:
     return migration_revisions()[-1]
 
 
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks (Python's ``hash`` differs per process)."""
+    return int.from_bytes(hashlib.sha256(f"integraal:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def _take_lock(connection: Connection, name: str) -> None:
+    """See :meth:`Database.unit_of_work`. Must be the first statement of the transaction."""
+    if connection.dialect.name == "sqlite":
+        # pysqlite begins a transaction itself only before the first INSERT/UPDATE/DELETE; an explicit BEGIN
+        # IMMEDIATE first makes the reads before it part of the transaction, under the write lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_MS)}")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+
+
+def _is_busy(error: OperationalError) -> bool:
+    message = str(error.orig).lower()
+    return "database is locked" in message or "lock timeout" in message
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")  # wait for another writer, not fail
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

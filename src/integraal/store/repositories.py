@@ -19,7 +19,7 @@ from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
 from integraal.rules.engine import DecisionContext, ReportedOverlap
 from integraal.store import tables
-from integraal.store.bulk import read_frame
+from integraal.store.bulk import in_values, read_frame
 
 ACTIVITY_SCHEMA = {
     "activity_id": pl.Utf8,
@@ -76,7 +76,7 @@ def load_context(connection: Connection, catalogue: Catalogue) -> DecisionContex
 def load_pregnancies(connection: Connection, pregnancy_ids: Sequence[str] | None = None) -> list[Pregnancy]:
     query = select(tables.pregnancies).order_by(tables.pregnancies.c.pregnancy_id)
     if pregnancy_ids is not None:
-        query = query.where(tables.pregnancies.c.pregnancy_id.in_(list(pregnancy_ids)))
+        query = query.where(in_values(tables.pregnancies.c.pregnancy_id, pregnancy_ids))
     return [
         Pregnancy(
             r.pregnancy_id,
@@ -106,7 +106,7 @@ def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -
     t = tables.activities
     query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
     if bsns is not None:
-        query = query.where(t.c.bsn.in_(list(bsns)))
+        query = query.where(in_values(t.c.bsn, bsns))
     return read_frame(connection, query, ACTIVITY_SCHEMA)
 
 

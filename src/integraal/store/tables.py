@@ -346,6 +346,24 @@ claim_transitions = Table(
 )
 """The history of every claim line's state (append-only)."""
 
+# Sent claims never change: migration 0006 adds database triggers that refuse changing the identity and money of
+# a claim line or batch once sent, moving a line's state backwards, rewriting the insurer's answer, deleting
+# either, and any UPDATE or DELETE of claim_transitions and claim_returns.
+
+claim_returns = Table(
+    "claim_returns",
+    metadata,
+    Column("file_sha256", String(64), primary_key=True),  # the return file's identity: booked once
+    Column("batch_id", String(12), ForeignKey("claim_batches.batch_id"), nullable=False, index=True),
+    Column("format", String(30), nullable=False),
+    Column("reference", String(100), nullable=False),  # the insurer's reference of the return message
+    Column("lines", Integer, nullable=False),  # the claim lines this file answered
+    Column("awarded_cents", BigInteger, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+)
+"""Every insurer return file that answered claim lines, once per file content (append-only)."""
+
 reported_overlaps = Table(
     "reported_overlaps",
     metadata,

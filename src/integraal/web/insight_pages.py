@@ -15,7 +15,11 @@ from fastapi.responses import Response
 
 from integraal.api.deps import get_database
 from integraal.insight import IndicatorKind, Position
-from integraal.services.access import AccessDeniedError, Action, NotFoundError, Role, allowed
+from integraal.services import dashboard
+from integraal.services.access import AccessDeniedError, Action, NotFoundError, Role, allowed, configured_minimum
+from integraal.services.casemix import MARKER as CASEMIX_MARKER
+from integraal.services.casemix import TOTAL as CASEMIX_TOTAL
+from integraal.services.casemix import casemix
 from integraal.services.insight import (
     UnitLevel,
     igos_in_scope,
@@ -25,7 +29,7 @@ from integraal.services.insight import (
     quarterly_trend,
 )
 from integraal.services.insight_report import insight_report_pdf, report_filename
-from integraal.web.charts import FunnelDot, TrendBar, funnel_chart, trend_chart
+from integraal.web.charts import FunnelDot, Series, TrendBar, funnel_chart, grouped_bars, trend_chart
 from integraal.web.pages import _error, _page, _visitor
 
 router = APIRouter(include_in_schema=False)
@@ -211,3 +215,66 @@ def insight_report_page(
         return _error(request, visitor, 404, "not_found")
     headers = {"Content-Disposition": f'attachment; filename="{report_filename(igo, year)}"'}
     return Response(data, media_type="application/pdf", headers=headers)
+
+
+@router.get("/insight/casemix")
+def casemix_page(
+    request: Request,
+    year: Year = None,
+    igo_id: Annotated[str, Query(max_length=40)] = "",
+    uzovi: Annotated[str, Query(max_length=4)] = "",
+) -> Response:
+    """The casemix per IGO × insurer with bars for the client profiles and the fallback, and the exports."""
+    visitor = _visitor(request)
+    principal = visitor.principal
+    assert principal is not None
+    if not allowed(principal, Action.READ_AGGREGATES):
+        return _error(request, visitor, 403, "forbidden")
+    db = get_database(request)
+    years = dashboard.years_in_scope(db, principal)
+    chosen = year or (years[0] if years else date.today().year)
+    igo = principal.igo_id or igo_id or None
+    insurer = principal.uzovi or (uzovi if uzovi.isdigit() and len(uzovi) == 4 else None)
+    try:
+        report = casemix(db, principal, chosen, igo, insurer, configured_minimum())
+    except NotFoundError:
+        return _error(request, visitor, 404, "not_found")
+    nl = visitor.lang == "nl"
+    profiles = report.table("profiles")
+    totals = [r for r in profiles.rows if r.category != CASEMIX_TOTAL]
+    cells = sorted({(r.igo_id, r.uzovi) for r in totals})
+    categories = list(dict.fromkeys(r.category for r in totals))
+    labels = {r.category: (r.label_nl if nl else r.label_en) for r in totals}
+    by_cell = {(r.igo_id, r.uzovi, r.category): r for r in totals}
+
+    def count(cell: tuple[str, str], category: str) -> int:
+        row = by_cell.get((*cell, category))
+        value = None if row is None or row.withheld else row.values[0]
+        return int(value) if isinstance(value, int) else 0
+
+    bars = grouped_bars(
+        [labels[c] for c in categories],
+        [Series(f"{i} · {u}", [count((i, u), c) for c in categories]) for i, u in cells[:6]],
+        title="Zwangerschappen per cliëntprofiel" if nl else "Pregnancies per client profile",
+        description=(
+            "Aantal zwangerschappen per cliëntprofiel per IGO en verzekeraar; verborgen cellen tellen als 0."
+            if nl
+            else "Pregnancies per client profile per IGO and insurer; withheld cells count as 0."
+        ),
+        fmt=lambda n: f"{n:,}".replace(",", "." if nl else ","),
+    )
+    return _page(
+        request,
+        visitor,
+        "casemix.html",
+        report=report,
+        year=chosen,
+        years=years,
+        igo=igo or "",
+        uzovi=insurer or "",
+        bars=bars,
+        shown_cells=min(len(cells), 6),
+        all_cells=len(cells),
+        marker=CASEMIX_MARKER,
+        total=CASEMIX_TOTAL,
+    )

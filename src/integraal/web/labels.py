@@ -107,6 +107,15 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "above": pgettext_noop("position", "above the upper limit"),
         "below": pgettext_noop("position", "below the lower limit"),
     },
+    "casemix_group": {
+        "phase": pgettext_noop("casemix", "phase"),
+        "profile": pgettext_noop("casemix", "client profile"),
+        "prestatie": pgettext_noop("casemix", "integral prestatie"),
+        "referral_stage": pgettext_noop("casemix", "referral moment"),
+        "discipline": pgettext_noop("casemix", "discipline"),
+        "claimant": pgettext_noop("casemix", "claimant"),
+        "reason": pgettext_noop("casemix", "cause"),
+    },
     "financing": {
         "integraal": pgettext_noop("financing", "claimed as integral prestaties (IGO)"),
         "gescheiden": pgettext_noop("financing", "claimed separately per discipline"),

@@ -73,6 +73,7 @@ def environment(lang: str) -> Environment:
         euros=euros,
         number=number,
         rate=rate,
+        decimal=lambda value: "–" if value is None else format_decimal(value, locale=locale),
         dict=dict,
         day=day,
         moment=moment,

@@ -26,7 +26,7 @@ class Run(Schema):
     as_of: dt.date
     created_at: dt.datetime
     actor: str
-    pregnancies: int
+    pregnancies: int | None = Field(description="Pregnancies the run decided; null: withheld (a small number).")
     ruleset_versions: list[str]
 
 

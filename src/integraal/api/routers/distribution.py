@@ -45,6 +45,9 @@ class MemberResult(Schema):
     per_referral_avoided_cents: dict[str, int | None] = Field(
         description="Per plan: the change had the member's referred pregnancies stayed in primary care, per pregnancy."
     )
+    per_quality_point_cents: dict[str, int | None] = Field(
+        description="Per plan: what one more quality point (0.01 on every indicator score) earns, averaged over ten."
+    )
 
 
 class SimulationResult(Schema):
@@ -114,6 +117,7 @@ def simulation(
                 per_pregnancy_cents={k: row.per_pregnancy(k) for k in keys},
                 per_activity_cents={k: row.per_activity(k) for k in keys},
                 per_referral_avoided_cents={k: row.per_referral_avoided(k) for k in keys},
+                per_quality_point_cents={k: row.per_quality_point(k) for k in keys},
             )
         )
     return SimulationResult(

@@ -6,6 +6,7 @@ maps their results to JSON, so a hidden cell is ``null`` with ``suppressed`` nam
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -16,7 +17,8 @@ from integraal.api.deps import DB, CurrentPrincipal
 from integraal.api.problems import ProblemError
 from integraal.api.schemas import READ, READ_ONE, Schema
 from integraal.insight import Indicator, Interval, load_indicators
-from integraal.services.access import Action, require
+from integraal.services.access import Action, configured_minimum, require
+from integraal.services.casemix import CasemixReport, casemix, casemix_csv, casemix_xlsx
 from integraal.services.insight import (
     IndicatorTable,
     UnitLevel,
@@ -290,3 +292,115 @@ def report_pdf(
     igo = principal.igo_id or igo_id or ""
     headers = {"Content-Disposition": f'attachment; filename="{report_filename(igo, year)}"'}
     return Response(data, media_type="application/pdf", headers=headers)
+
+
+# --- casemix -------------------------------------------------------------------------------------------------
+
+
+class CasemixRowModel(Schema):
+    igo_id: str
+    uzovi: str
+    group: str
+    category: str
+    label_nl: str
+    label_en: str
+    values: list[int | str | None] = Field(description="In the order of the table's measures; decimals as text.")
+    withheld: bool = Field(description="Small numbers: withheld for you (every value null).")
+    hidden_outside: str | None = Field(description="Inside the IGO: whether (and why) it is withheld outside.")
+
+
+class CasemixTableModel(Schema):
+    name: str
+    title_nl: str
+    title_en: str
+    group_name: str
+    category_name: str
+    measures: list[str]
+    rows: list[CasemixRowModel]
+
+
+class CasemixModel(Schema):
+    year: int
+    igo_id: str | None
+    uzovi: str | None
+    minimum_cell: int
+    suppressed: bool = Field(description="Small numbers are withheld in this report (insurer, analyst).")
+    tables: list[CasemixTableModel]
+
+
+def _casemix(db: DB, principal: CurrentPrincipal, year: int, igo_id: str | None, uzovi: str | None) -> CasemixReport:
+    try:
+        return casemix(db, principal, year, igo_id, uzovi, configured_minimum())
+    except ValueError as exc:
+        raise ProblemError(422, "validation", str(exc)) from exc
+
+
+Uzovi = Annotated[str | None, Query(pattern=r"^\d{4}$", description="One insurer (UZOVI); default all in scope.")]
+IgoFilter = Annotated[str | None, Query(max_length=40, description="One IGO; default all in scope.")]
+
+
+@router.get(
+    "/insight/casemix",
+    summary="Casemix per IGO × insurer: prestaties, client profiles, referrals, care intensity, fallback and causes",
+    responses=READ_ONE,
+)
+def casemix_json(
+    db: DB, principal: CurrentPrincipal, year: Year, igo_id: IgoFilter = None, uzovi: Uzovi = None
+) -> CasemixModel:
+    report = _casemix(db, principal, year, igo_id, uzovi)
+    return CasemixModel(
+        year=report.year,
+        igo_id=report.igo_id,
+        uzovi=report.uzovi,
+        minimum_cell=report.minimum,
+        suppressed=report.suppressed,
+        tables=[
+            CasemixTableModel(
+                name=t.name,
+                title_nl=t.title_nl,
+                title_en=t.title_en,
+                group_name=t.group_name,
+                category_name=t.category_name,
+                measures=list(t.measures),
+                rows=[
+                    CasemixRowModel(
+                        igo_id=r.igo_id,
+                        uzovi=r.uzovi,
+                        group=r.group,
+                        category=r.category,
+                        label_nl=r.label_nl,
+                        label_en=r.label_en,
+                        values=[v if v is None or isinstance(v, int) else str(v) for v in r.values],
+                        withheld=r.withheld,
+                        hidden_outside=r.hidden_outside.value if r.hidden_outside else None,
+                    )
+                    for r in t.rows
+                ],
+            )
+            for t in report.tables
+        ],
+    )
+
+
+def _export_name(year: int, igo_id: str | None, uzovi: str | None, extension: str) -> str:
+    parts = ["casemix", str(year), *(re.sub(r"[^A-Za-z0-9_-]", "", p) for p in (igo_id, uzovi) if p)]
+    return "-".join(parts) + "." + extension
+
+
+@router.get("/insight/casemix.csv", summary="The casemix as one CSV (withheld values as x)", responses=READ_ONE)
+def casemix_csv_export(
+    db: DB, principal: CurrentPrincipal, year: Year, igo_id: IgoFilter = None, uzovi: Uzovi = None
+) -> Response:
+    report = _casemix(db, principal, year, igo_id, uzovi)
+    headers = {"Content-Disposition": f'attachment; filename="{_export_name(year, igo_id, uzovi, "csv")}"'}
+    return Response(casemix_csv(report), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/insight/casemix.xlsx", summary="The casemix as Excel, one sheet per table", responses=READ_ONE)
+def casemix_xlsx_export(
+    db: DB, principal: CurrentPrincipal, year: Year, igo_id: IgoFilter = None, uzovi: Uzovi = None
+) -> Response:
+    report = _casemix(db, principal, year, igo_id, uzovi)
+    headers = {"Content-Disposition": f'attachment; filename="{_export_name(year, igo_id, uzovi, "xlsx")}"'}
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(casemix_xlsx(report), media_type=media, headers=headers)

@@ -10,6 +10,18 @@ from __future__ import annotations
 
 from integraal.claims.batch import Problem
 
+MAX_REASON = 300
+"""Longer reasons are cut in the middle: a huge value quoted in one (a pasted cell, a whole JSON array where a
+string belongs) must not make the message unreadable, in a terminal or an API's problem document."""
+
+
+def readable(message: str, limit: int = MAX_REASON) -> str:
+    """``message``, or its start and end around a note of how much was left out when it is longer than ``limit``."""
+    if len(message) <= limit:
+        return message
+    head, tail = limit * 2 // 3, limit // 4
+    return f"{message[:head]} … ({len(message) - head - tail} characters left out) … {message[-tail:]}"
+
 
 class FormatError(ValueError):
     """A claim or return file that does not match its format. The base of every reading error."""
@@ -20,10 +32,10 @@ class FormatError(ValueError):
         self.line = line
         self.column = column
         self.field = field
-        self.reason = message
+        self.reason = readable(message)
         where = f"line {line}, column {column}" + (f", field {field!r}" if field else "")
         code = f" [COD954 {self.vektis_code}]" if self.vektis_code else ""
-        super().__init__(f"{where}: {message}{code}")
+        super().__init__(f"{where}: {self.reason}{code}")
 
 
 class EncodingError(FormatError):

@@ -1,0 +1,93 @@
+"""The storage layer behaves the same on SQLite and PostgreSQL (issue 7): the places where the two differ.
+
+Run on both with ``--database=sqlite`` and ``--database=postgres`` (CI runs the whole suite on each). Each test
+names the difference it pins down: PostgreSQL allows 65,535 parameters per statement (a national year has more
+pregnancies), its driver returns dates as objects (SQLite: text) in whichever row they first appear, an upsert
+is ``INSERT ... ON CONFLICT`` on both, money needs 64 bits, and TRUNCATE (PostgreSQL only) must not empty an
+append-only table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Date, cast, func, literal, null, select, text, union_all
+from sqlalchemy.exc import DBAPIError
+
+from integraal.services.imports import import_files
+from integraal.store import tables
+from integraal.store.bulk import in_values, read_frame, upsert_frame
+from integraal.store.database import Database
+from integraal.store.repositories import load_activities, load_pregnancies
+
+MANY = 70_000  # more than PostgreSQL's 65,535 parameters of one statement
+
+
+def test_a_list_longer_than_a_statements_parameters_selects_the_same_rows(db: Database, examples: Path) -> None:
+    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
+    with db.unit_of_work() as connection:
+        every = load_pregnancies(connection)
+        ids = [f"NONE-{n}" for n in range(MANY)] + [p.pregnancy_id for p in every]
+        assert load_pregnancies(connection, ids) == every
+        bsns = [f"{n:09d}" for n in range(MANY)] + sorted({p.bsn for p in every})
+        assert load_activities(connection, bsns).height == load_activities(connection).height > 0
+        p = tables.pregnancies
+        wanted = [every[0].pregnancy_id, "NONE-1"]
+        assert connection.execute(select(p.c.pregnancy_id).where(in_values(p.c.pregnancy_id, wanted))).all() == [
+            (every[0].pregnancy_id,)
+        ]
+        assert connection.execute(select(func.count()).where(in_values(p.c.pregnancy_id, []))).scalar_one() == 0
+
+
+def test_read_frame_parses_dates_that_first_appear_after_a_null(db: Database, examples: Path) -> None:
+    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
+    p = tables.pregnancies
+    query = union_all(
+        select(literal("0").label("id"), cast(null(), Date).label("day")),
+        select(p.c.pregnancy_id, p.c.due_date).where(p.c.pregnancy_id == "Z-0001"),
+    ).order_by("id")
+    with db.unit_of_work() as connection:
+        frame = read_frame(connection, query, {"id": pl.String, "day": pl.Date})
+        due = connection.execute(select(p.c.due_date).where(p.c.pregnancy_id == "Z-0001")).scalar_one()
+    assert frame.to_dicts() == [{"id": "0", "day": None}, {"id": "Z-0001", "day": due}]
+
+
+def test_upsert_replaces_or_keeps_by_key(db: Database) -> None:
+    t = tables.providers
+    first = pl.DataFrame({"agb": ["01000001", "01000002"], "name": ["A", "B"], "discipline": ["midwife"] * 2})
+    changed = pl.DataFrame({"agb": ["01000002", "01000003"], "name": ["B2", "C"], "discipline": ["midwife"] * 2})
+    with db.unit_of_work() as connection:
+        upsert_frame(connection, t, first, key=["agb"])
+        upsert_frame(connection, t, changed, key=["agb"], replace=False)
+        kept = dict(connection.execute(select(t.c.agb, t.c.name).order_by(t.c.agb)).all())
+        upsert_frame(connection, t, changed, key=["agb"])
+        replaced = dict(connection.execute(select(t.c.agb, t.c.name).order_by(t.c.agb)).all())
+    assert kept == {"01000001": "A", "01000002": "B", "01000003": "C"}
+    assert replaced == {"01000001": "A", "01000002": "B2", "01000003": "C"}
+
+
+def test_money_beyond_32_bits_is_stored_and_summed_exactly(db: Database) -> None:
+    t = tables.payments
+    cents = 2**31 + 12_345  # 21 million euros: less than a national year
+    row = {"uzovi": "3311", "igo_id": "IGO-X", "received_on": date(2026, 2, 1), "unallocated_cents": 0}
+    row |= {"recorded_at": datetime(2026, 2, 1, tzinfo=UTC), "actor": "test"}
+    with db.unit_of_work() as connection:
+        connection.execute(
+            t.insert(),
+            [{"payment_id": "P1", "total_cents": cents, **row}, {"payment_id": "P2", "total_cents": cents, **row}],
+        )
+        stored = connection.execute(select(t.c.total_cents).where(t.c.payment_id == "P1")).scalar_one()
+        total = connection.execute(select(func.sum(t.c.total_cents))).scalar_one()
+    assert stored == cents and int(total) == 2 * cents  # PostgreSQL sums BIGINT as NUMERIC (a Decimal)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["distribution_periods", "booked_lines", "booked_receipts"])
+def test_the_closed_periods_refuse_truncate_too(db: Database, table: str) -> None:
+    """PostgreSQL has TRUNCATE, which fires no DELETE trigger: migration 0004 guards it with a trigger of its own
+    (UPDATE and DELETE are refused on both databases: test_periods)."""
+    with pytest.raises(DBAPIError, match="append-only"), db.unit_of_work() as connection:
+        connection.execute(text(f"TRUNCATE {table} CASCADE"))
