@@ -28,6 +28,7 @@ from api_world import (
     build_world,
 )
 from fastapi import routing as fastapi_routing
+from small_numbers import small_counts
 
 from dbutil import release
 from integraal.api.deps import SESSION_COOKIE
@@ -379,28 +380,6 @@ AGGREGATES = {
     "/api/insight/casemix",
 }
 """The aggregate views: for insurers and analysts no count in them may lie below the minimum cell size (10)."""
-COUNT_KEYS = {"pregnancies", "lines", "numerator", "denominator", "excluded", "missing", "observed", "count"}
-CASEMIX_COUNTS = {"pregnancies", "activities", "claim_lines", "decided", "fallback", "phases"}
-
-
-def small_counts(value, key: str = "", minimum: int = 10) -> list[str]:
-    """Every count (by key, or by casemix measure) in a JSON body that is positive and below the minimum. Every
-    count in this small world is below ten, so any count shown at all is one too many."""
-    found: list[str] = []
-    if isinstance(value, dict):
-        if "measures" in value and "rows" in value:  # a casemix table: values by measure
-            for row in value["rows"]:
-                for measure, number in zip(value["measures"], row["values"], strict=True):
-                    if measure in CASEMIX_COUNTS and isinstance(number, int) and 0 < number < minimum:
-                        found.append(f"{value['name']}.{measure}={number}")
-        for k, v in value.items():
-            found += small_counts(v, k, minimum)
-    elif isinstance(value, list):
-        for item in value:
-            found += small_counts(item, key, minimum)
-    elif key in COUNT_KEYS and isinstance(value, int) and not isinstance(value, bool) and 0 < value < minimum:
-        found.append(f"{key}={value}")
-    return found
 
 
 # --- the web UI: every page × every role, through a real web session -------------------------------------

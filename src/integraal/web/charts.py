@@ -208,17 +208,7 @@ def funnel_chart(
             f"{_thousands(int(tick), comma)}</text>"
         )
         tick += step
-    y_step = _nice_step(y_max - y_min)
-    level = math.floor(y_min / y_step) * y_step
-    while level <= y_max + 1e-12:
-        if level >= y_min - 1e-12:
-            parts.append(
-                f'<line class="grid" x1="{left}" y1="{y(level):.1f}" x2="{left + plot_w}" y2="{y(level):.1f}"/>'
-            )
-            parts.append(
-                f'<text class="value" x="{left - 6}" y="{y(level) + 4:.1f}" text-anchor="end">{pct(level)}</text>'
-            )
-        level += y_step
+    parts += _y_grid(y, y_min, y_max, left, plot_w, pct)
     parts.append(f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>')
     parts.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}"/>')
     parts.append(
@@ -303,17 +293,7 @@ def trend_chart(
         return text.replace(".", ",") if comma else text
 
     parts = [_svg_open(width, height, title, description)]
-    y_step = _nice_step(y_max - y_min)
-    level = math.floor(y_min / y_step) * y_step
-    while level <= y_max + 1e-12:
-        if level >= y_min - 1e-12:
-            parts.append(
-                f'<line x1="{left}" y1="{y(level):.1f}" x2="{left + plot_w}" y2="{y(level):.1f}" stroke="#d9dee5"/>'
-            )
-            parts.append(
-                f'<text class="value" x="{left - 6}" y="{y(level) + 4:.1f}" text-anchor="end">{pct(level)}</text>'
-            )
-        level += y_step
+    parts += _y_grid(y, y_min, y_max, left, plot_w, pct)
     parts.append(
         f'<text class="label" transform="translate(14 {top + plot_h / 2}) rotate(-90)" text-anchor="middle">'
         f"{escape(y_label)}</text>"
@@ -358,6 +338,25 @@ def trend_chart(
             parts.append(f'<polyline fill="none" stroke="#1f6f8b" stroke-width="2" points="{" ".join(segment)}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _y_grid(
+    y: Callable[[float], float], y_min: float, y_max: float, left: float, width: float, label: Callable[[float], str]
+) -> list[str]:
+    """Horizontal grid lines with their labels at round steps between ``y_min`` and ``y_max`` (rates)."""
+    parts = []
+    step = _nice_step(y_max - y_min)
+    level = math.floor(y_min / step) * step
+    while level <= y_max + 1e-12:
+        if level >= y_min - 1e-12:
+            parts.append(
+                f'<line x1="{left}" y1="{y(level):.1f}" x2="{left + width}" y2="{y(level):.1f}" stroke="#d9dee5"/>'
+            )
+            parts.append(
+                f'<text class="value" x="{left - 6}" y="{y(level) + 4:.1f}" text-anchor="end">{label(level)}</text>'
+            )
+        level += step
+    return parts
 
 
 def _thousands(n: int, comma: bool) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 from typing import Any
+
+import polars as pl
 
 from integraal.distribution.inputs import ClientProfile
 from integraal.domain.pregnancy import EndReason
-from integraal.insight import BirthMode, BirthPlace, LabourOnset, OutcomeRecord
+from integraal.insight import OUTCOME_FIELDS, BirthMode, BirthPlace, LabourOnset, OutcomeRecord
+from integraal.insight.columnar import OUTCOME_SCHEMA
 
 
 def birth(pregnancy_id: str, **changes: Any) -> OutcomeRecord:
@@ -28,3 +32,11 @@ def birth(pregnancy_id: str, **changes: Any) -> OutcomeRecord:
         "breastfeeding_at_discharge": True,
     }
     return OutcomeRecord(pregnancy_id, **{**base, **changes})
+
+
+def frame_of(rows: list[OutcomeRecord]) -> pl.DataFrame:
+    """Records as the columnar frame the database read gives: categories as their value, unknown as null."""
+    data: dict[str, list[object]] = {"pregnancy_id": [r.pregnancy_id for r in rows]}
+    for name in OUTCOME_FIELDS:
+        data[name] = [v.value if isinstance(v := getattr(r, name), Enum) else v for r in rows]
+    return pl.DataFrame(data, schema={"pregnancy_id": pl.String(), **OUTCOME_SCHEMA})

@@ -4,11 +4,10 @@ seconds, with the explanation of one pregnancy still available record by record)
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 
-import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from insight_builders import frame_of
 
 from integraal.distribution.inputs import ClientProfile
 from integraal.domain.pregnancy import EndReason
@@ -23,7 +22,7 @@ from integraal.insight import (
     record_status,
     tally,
 )
-from integraal.insight.columnar import OUTCOME_SCHEMA, STATUS, status_expr, tallies
+from integraal.insight.columnar import STATUS, status_expr, tallies
 from integraal.insight.outcomes import FieldKind
 
 
@@ -50,14 +49,6 @@ records = st.builds(
     prem_score=maybe(st.floats(0, 10, allow_nan=False)),
     prom_score=maybe(st.floats(0, 100, allow_nan=False)),
 )
-
-
-def frame_of(rows: list[OutcomeRecord]) -> pl.DataFrame:
-    data: dict[str, list[object]] = {"pregnancy_id": [r.pregnancy_id for r in rows]}
-    for name in OUTCOME_FIELDS:
-        values = [getattr(r, name) for r in rows]
-        data[name] = [v.value if isinstance(v, Enum) else v for v in values]
-    return pl.DataFrame(data, schema={"pregnancy_id": pl.String(), **OUTCOME_SCHEMA})
 
 
 def atoms() -> st.SearchStrategy[str]:

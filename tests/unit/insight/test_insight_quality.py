@@ -4,29 +4,20 @@ point"): observed against case-mix expected adverse outcomes, a credible ratio, 
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from insight_builders import birth
+from insight_builders import birth, frame_of
 
 from integraal.distribution.inputs import ClientProfile
-from integraal.insight import OUTCOME_FIELDS, BirthMode, BirthPlace, LabourOnset, OutcomeRecord, load_indicators
-from integraal.insight.columnar import OUTCOME_SCHEMA
+from integraal.insight import BirthMode, BirthPlace, LabourOnset, OutcomeRecord, load_indicators
 from integraal.insight.quality import CREDIBILITY_EVENTS, member_scores, score_of
 
 CAESAREAN = {"birth_mode": BirthMode.EMERGENCY_CAESAREAN, "birth_place": BirthPlace.HOSPITAL_SECONDARY}
 LOW = {"profile": ClientProfile.LOW_RISK_PRIMARY, "nulliparous": False}
 HIGH = {"profile": ClientProfile.REFERRED_PREGNANCY, "nulliparous": True, "labour_onset": LabourOnset.INDUCED}
-
-
-def frame_of(rows: list[OutcomeRecord]) -> pl.DataFrame:
-    data: dict[str, list[object]] = {"pregnancy_id": [r.pregnancy_id for r in rows]}
-    for name in OUTCOME_FIELDS:
-        data[name] = [v.value if isinstance(v := getattr(r, name), Enum) else v for r in rows]
-    return pl.DataFrame(data, schema={"pregnancy_id": pl.String(), **OUTCOME_SCHEMA})
 
 
 def group(prefix: str, n: int, events: int, stratum: dict, event: dict) -> list[OutcomeRecord]:
