@@ -14,8 +14,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
@@ -85,10 +86,16 @@ def fresh_database(folder: Path, name: str, *, migrate: bool = True) -> Database
 
 def clone_database(source: Database, folder: Path, name: str) -> Database:
     """A private copy of ``source`` with every row (its connections are closed first)."""
-    source.dispose()  # closing the connections checkpoints SQLite's write-ahead log into the file
+    source.dispose()
     if not is_postgres():
+        # SQLite's online backup copies a consistent snapshot, write-ahead log included, whoever else has the file
+        # open (a plain file copy relies on the checkpoint at close, which another open connection prevents).
         target = folder / f"{name}.db"
-        shutil.copyfile(make_url(source.url).database or "", target)
+        with (
+            closing(sqlite3.connect(make_url(source.url).database or "")) as origin,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            origin.backup(copy)
         return Database(str(target))
     return Database(_create(_name(name), template=_database_name(source.url)))
 
