@@ -1,8 +1,16 @@
-"""Benchmark: a national year (170,000 pregnancies) through synth → import → decide.
+"""Benchmark: a national year (170,000 pregnancies) through the whole pipeline (issue 7, target 30 s / 4 GiB).
 
-Prints wall time and peak resident memory per stage. Run on demand (not part of the test suite):
+Stages: synth (generate and write the region's files), import (every file), decide (every pregnancy), claims
+(build every batch and write its KZ301 file), returns (apply the insurer's KZ302 answer to every batch; the
+answers are made by the simulated insurer *outside* the timing: that is the insurer's work, not ours),
+distribution (per IGO: read the input and simulate the three shipped plans), indicators (read the year's
+outcomes once, every indicator per IGO with intervals and funnel limits). Prints wall time and peak resident
+memory per stage and the total. Run on demand (not part of the test suite):
 
     .venv/bin/python benchmarks/national_year.py [--pregnancies 170000] [--seed 1] [--keep DIR] [--no-reference]
+        [--database URL] [--stages synth,import,decide,claims,returns,distribution,indicators]
+
+``--database`` runs on another database (e.g. ``postgresql+psycopg://user:pw@127.0.0.1/db``; it must be empty).
 
 Peak memory is the highest resident set size of this process sampled every 20 ms during the stage (so it
 includes what earlier stages left allocated); the process-wide peak is printed at the end too. Last, the same
@@ -21,14 +29,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import psutil
 
+from integraal.claims.formats import get_format
+from integraal.claims.simulator import simulate_return
+from integraal.distribution import run_plan
+from integraal.insight import load_indicators
+from integraal.services import claims
+from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
+from integraal.services.distribution import PlanInfo, build_plan, plan_presets
+from integraal.services.distribution_input import distribution_input
 from integraal.services.imports import import_files
+from integraal.services.insight import igos_in_scope, indicator_table, outcome_frame
+from integraal.services.insurer_simulation import InsurerView, insurer_view
 from integraal.store.database import Database
 from integraal.synth import generate_region, write_region
 
@@ -80,6 +98,67 @@ def timed(name: str, work: Callable[[], T]) -> T:
         return work()
 
 
+AT = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+AS_OF = date(2026, 6, 30)
+YEAR = 2025
+
+
+def build_claims(database: Database) -> dict[str, bytes]:
+    """Every batch of the claim period built, and written as a KZ301 file (which marks it sent)."""
+    result = claims.build_batches(database, SYSTEM, period_start=date(2024, 1, 1), period_end=date(2026, 12, 31), at=AT)
+    return {b.batch_id: claims.export_batch(database, SYSTEM, b.batch_id, "kz301", at=AT) for b in result.batches}
+
+
+def insurer_answers(database: Database, files: dict[str, bytes]) -> list[bytes]:
+    """The simulated insurers' KZ302 answers (not timed: the insurer's work)."""
+    kz301, kz302 = get_format("kz301"), get_format("kz302")
+    views: dict[str, InsurerView] = {}
+    answers = []
+    for data in files.values():
+        batch = kz301.read(data)
+        uzovi = batch.receiver_uzovi
+        if uzovi not in views:
+            views[uzovi] = insurer_view(database, uzovi, hidden_outside_share=0.01, seed=1)
+        returned = simulate_return(batch, views[uzovi], return_date=AT.date(), reference="B")
+        answers.append(kz302.write(returned))
+    return answers
+
+
+def apply_returns(database: Database, answers: list[bytes]) -> tuple[int, int, int]:
+    accepted = rejected = breakers = 0
+    for data in answers:
+        summary = claims.apply_return(database, SYSTEM, data, "kz302", at=AT, as_of=AS_OF)
+        accepted += summary.accepted + summary.partially_accepted
+        rejected += summary.rejected
+        breakers += len(summary.bundle_breakers)
+    return accepted, rejected, breakers
+
+
+def simulate_plans(database: Database) -> int:
+    """The three shipped plans (no transition) for every IGO's year; returns the number of allocations."""
+    _, presets = plan_presets()
+    plans = [build_plan(info, YEAR) for info in presets.values() if isinstance(info, PlanInfo)]
+    runs = 0
+    for igo in igos_in_scope(database, SYSTEM):
+        data = distribution_input(database, SYSTEM, igo, YEAR)
+        for plan in plans:
+            allocation = run_plan(plan, data)
+            assert sum(allocation.amounts().values()) == allocation.distributed_cents
+            runs += 1
+    return runs
+
+
+def compute_indicators(database: Database) -> int:
+    """Every indicator per IGO (intervals, funnel limits) from one read of the year's outcomes."""
+    from sqlalchemy import true
+
+    frame = outcome_frame(database, true(), [YEAR])
+    return sum(len(indicator_table(database, SYSTEM, i, YEAR, frame=frame).rows) for i in load_indicators())
+
+
+STAGES = ("synth", "import", "decide", "claims", "returns", "distribution", "indicators")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pregnancies", type=int, default=170_000)
@@ -88,36 +167,58 @@ def main() -> int:
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the DuckDB reference query (benchmarks/reference.py)"
     )
+    parser.add_argument("--database", default=None, help="database URL (default: SQLite in the work folder)")
+    parser.add_argument("--stages", default=",".join(STAGES), help="the stages to run, in order (default: all)")
     args = parser.parse_args()
+    wanted = args.stages.split(",")
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="integraal-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench.db").unlink(missing_ok=True)
     print(f"National year benchmark: {args.pregnancies:,} pregnancies, seed {args.seed}, in {folder}")
 
-    with stage("synth"):
-        region = generate_region(args.pregnancies, seed=args.seed)
-        paths = write_region(region, folder / "region")
-    activities = region.activities.height
-    del region
-
-    database = Database(str(folder / "bench.db"))
-    database.migrate()
-    reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
-    rejected = sum(r.rejected for r in reports)
-    as_of = date(2026, 6, 30)
-    summary = timed("decide", lambda: decide_all(database, as_of, actor="benchmark"))
+    facts: list[str] = []
+    database = Database(args.database or str(folder / "bench.db"))
+    if "synth" in wanted:
+        with stage("synth"):
+            region = generate_region(args.pregnancies, seed=args.seed)
+            paths = write_region(region, folder / "region")
+        facts.append(f"activities {region.activities.height:,}")
+        del region
+    else:
+        paths = {p.stem: p for p in sorted((folder / "region").glob("*.csv"))}
+    if "import" in wanted:
+        database.migrate()
+        reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
+        facts.append(f"rejected at import {sum(r.rejected for r in reports)}")
+    if "decide" in wanted:
+        summary = timed("decide", lambda: decide_all(database, AS_OF, actor="benchmark"))
+        facts.append(f"pregnancies {summary.pregnancies:,}")
+        facts.append(f"phase outcomes {dict(sorted((f'{p}/{o}', n) for (p, o), n in summary.outcomes.items()))}")
+    if "claims" in wanted:
+        files = timed("claims", lambda: build_claims(database))
+        facts.append(f"claim files {len(files)} ({sum(map(len, files.values())) / MIB:,.0f} MiB)")
+    if "returns" in wanted:
+        started = time.perf_counter()
+        answers = insurer_answers(database, files)
+        print(f"  (the simulated insurers answer: {time.perf_counter() - started:.1f} s, not counted)", flush=True)
+        accepted, rejected, breakers = timed("returns", lambda: apply_returns(database, answers))
+        facts.append(f"lines accepted {accepted:,}, rejected {rejected:,}, bundle breakers decided again {breakers}")
+    if "distribution" in wanted:
+        runs = timed("plans", lambda: simulate_plans(database))
+        facts.append(f"plan runs {runs}")
+    if "indicators" in wanted:
+        rows = timed("indicators", lambda: compute_indicators(database))
+        facts.append(f"indicator rows {rows}")
 
     total = sum(seconds for _, seconds, _ in RESULTS)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'total':<8} {total:8.1f} s   process peak RSS {peak:8.0f} MiB")
-    print(
-        f"pregnancies {summary.pregnancies:,}, activities {activities:,} (rejected at import: {rejected}), "
-        f"phase outcomes {dict(sorted((f'{p}/{o}', n) for (p, o), n in summary.outcomes.items()))}"
-    )
-    if not args.no_reference:
+    print("; ".join(facts))
+    if not args.no_reference and "decide" in wanted:
         from reference import reference_seconds  # benchmarks/reference.py, next to this file; needs duckdb
 
+        as_of = AS_OF
         reference = reference_seconds(folder / "region", as_of)
         decide = next(seconds for name, seconds, _ in RESULTS if name == "decide")
         print(f"{'reference':<9}{reference:8.1f} s   (benchmarks/reference.py: one DuckDB query, best of 3)")

@@ -138,12 +138,44 @@ def assert_clean(outcomes: Sequence[Outcome], refusals: Sequence[str] = ()) -> N
 # --- snapshots -----------------------------------------------------------------------------------------------
 
 
-def _rows_digest(connection: Any, table: Table) -> str:
-    columns = ", ".join(f'"{c.name}"' for c in table.columns if c.name not in VOLATILE.get(table.name, ()))
+def _surrogate_key(table: Table) -> str | None:
+    """The column of a table whose key is drawn from a sequence (an autoincrement integer), if any."""
+    keys = list(table.primary_key.columns)
+    if len(keys) == 1 and keys[0].autoincrement is True:
+        return keys[0].name
+    return None
+
+
+def _ranks(connection: Any, table: Table, cache: dict[str, dict[Any, int]]) -> dict[Any, int]:
+    if table.name not in cache:
+        key = _surrogate_key(table)
+        ids = connection.exec_driver_sql(f'SELECT "{key}" FROM "{table.name}" ORDER BY "{key}"').scalars()
+        cache[table.name] = {value: rank for rank, value in enumerate(ids)}
+    return cache[table.name]
+
+
+def _rows_digest(connection: Any, table: Table, cache: dict[str, dict[Any, int]]) -> str:
+    """A hash of every row; sequence-drawn keys (and references to them) enter as their rank, not their value.
+
+    PostgreSQL never hands back a sequence value that a rolled-back transaction drew, so after a killed run the
+    next run's keys are higher than an uninterrupted run's: the same rows, other numbers. Ranks keep the order and
+    every reference, so a row that is missing, extra or changed still changes the hash.
+    """
+    columns = [c for c in table.columns if c.name not in VOLATILE.get(table.name, ())]
+    renumber: dict[int, dict[Any, int]] = {}
+    for index, column in enumerate(columns):
+        if column.name == _surrogate_key(table):
+            renumber[index] = _ranks(connection, table, cache)
+        for foreign in column.foreign_keys:
+            if _surrogate_key(foreign.column.table) == foreign.column.name:
+                renumber[index] = _ranks(connection, foreign.column.table, cache)
+    names = ", ".join(f'"{c.name}"' for c in columns)
     order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
-    cursor = connection.exec_driver_sql(f'SELECT {columns} FROM "{table.name}" ORDER BY {order}')
+    cursor = connection.exec_driver_sql(f'SELECT {names} FROM "{table.name}" ORDER BY {order}')
     digest = hashlib.sha256()
     while rows := cursor.fetchmany(50_000):
+        if renumber:
+            rows = [tuple(renumber[i].get(v, v) if i in renumber else v for i, v in enumerate(row)) for row in rows]
         digest.update(repr(rows).encode())
     return digest.hexdigest()
 
@@ -151,10 +183,11 @@ def _rows_digest(connection: Any, table: Table) -> str:
 def snapshot(db: Database, hashed: Sequence[str]) -> dict[str, Any]:
     """Row count of every table; for the ``hashed`` tables also a hash of every row (wall-clock times left out)."""
     state: dict[str, Any] = {}
+    ranks: dict[str, dict[Any, int]] = {}
     with db.engine.connect() as connection:
         for table in tables.metadata.sorted_tables:
             count = connection.execute(select(func.count()).select_from(table)).scalar_one()
-            state[table.name] = (count, _rows_digest(connection, table)) if table.name in hashed else count
+            state[table.name] = (count, _rows_digest(connection, table, ranks)) if table.name in hashed else count
     return state
 
 
@@ -559,12 +592,6 @@ def test_an_import_killed_at_any_moment_leaves_the_database_as_before(large):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open (issue 7): in CI a kill 0.58 s into a 0.62 s return application once left a state that was "
-    "neither before nor after; a child run to completion equals the reference, so the partial state is under "
-    "investigation (see the closing note). Kept running so that its result is visible in every run.",
-    strict=False,
-)
 def test_a_return_file_application_killed_at_any_moment_leaves_the_database_as_before(large):
     path = large.returns[large.open_batch]
     crash_and_recover(large, "claimed", ("apply", str(path)), RETURN_TABLES, seed=2)

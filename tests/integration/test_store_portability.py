@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from integraal.services.imports import import_files
 from integraal.store import tables
-from integraal.store.bulk import in_values, read_frame, upsert_frame
+from integraal.store.bulk import in_values, insert_frame, read_frame, upsert_frame
 from integraal.store.database import Database
 from integraal.store.repositories import load_activities, load_pregnancies
 
@@ -67,6 +67,35 @@ def test_upsert_replaces_or_keeps_by_key(db: Database) -> None:
         replaced = dict(connection.execute(select(t.c.agb, t.c.name).order_by(t.c.agb)).all())
     assert kept == {"01000001": "A", "01000002": "B", "01000003": "C"}
     assert replaced == {"01000001": "A", "01000002": "B2", "01000003": "C"}
+
+
+def test_bulk_writes_keep_every_value_as_it_was(db: Database) -> None:
+    """Empty text is not NULL, and quotes, commas, newlines and non-ASCII survive (PostgreSQL writes by COPY)."""
+    t = tables.activities
+    texts = ["", 'say "hi", then\nleave', "Zoë; 's-Hertogenbosch", "NULL", "\\N", None]
+    frame = pl.DataFrame(
+        {
+            "activity_id": [f"A{n}" for n in range(len(texts))],
+            "bsn": ["123456782"] * len(texts),
+            "pregnancy_id": texts,
+            "agb": ["01000001"] * len(texts),
+            "activity_code": [*texts[:-1], "x"],
+            "date": [date(2025, 1, n + 1) for n in range(len(texts))],
+            "quantity_hundredths": [2**40, -1, 0, 100, 150, 1],
+        }
+    )
+    with db.unit_of_work() as connection:
+        insert_frame(connection, t, frame)
+        stored = load_activities(connection).sort("activity_id")
+    assert stored.to_dicts() == frame.to_dicts()
+
+
+def test_upsert_of_one_key_twice_in_a_frame_keeps_the_last_row(db: Database) -> None:
+    t = tables.providers
+    frame = pl.DataFrame({"agb": ["01000001", "01000001"], "name": ["first", "last"], "discipline": ["midwife"] * 2})
+    with db.unit_of_work() as connection:
+        upsert_frame(connection, t, frame, key=["agb"])
+        assert connection.execute(select(t.c.name)).scalars().all() == ["last"]
 
 
 def test_money_beyond_32_bits_is_stored_and_summed_exactly(db: Database) -> None:

@@ -1,12 +1,17 @@
 """Set-wise reads and writes between Polars frames and the database, without a Python object per row.
 
-SQLAlchemy compiles each statement once for the connection's dialect (so nothing here is SQLite-only); the
-rows then go straight to the driver's ``executemany`` / ``fetchall`` as tuples. Dates travel as ISO text,
-which SQLite stores as-is and PostgreSQL casts on input.
+SQLAlchemy compiles each statement once for the connection's dialect (so nothing here is SQLite-only). On
+SQLite the rows go straight to the driver's ``executemany`` / ``fetchmany`` as tuples (built column-wise: a
+national year's 4.4 million activities are the biggest write there is). On PostgreSQL writes use ``COPY``, the
+server's bulk path: a frame becomes CSV in Polars and streams in on the same connection and transaction
+(an upsert copies into a temporary table first, then inserts from it with ``ON CONFLICT``). Dates travel as
+ISO text, which SQLite stores as-is and PostgreSQL casts on input.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,13 +40,42 @@ def _execute_many(connection: Connection, statement: Any, frame: pl.DataFrame) -
     data = _driver_rows(frame)
     for offset in range(0, data.height, BATCH):
         chunk = data.slice(offset, BATCH)
-        params: Sequence[Any] = chunk.select(names).rows() if names is not None else chunk.to_dicts()
+        # Tuples zipped from column lists: about three times faster than ``DataFrame.rows()``.
+        params: Sequence[Any] = (
+            list(zip(*(chunk.get_column(name).to_list() for name in names), strict=True))
+            if names is not None
+            else chunk.to_dicts()
+        )
         connection.exec_driver_sql(compiled.string, params)
+
+
+_stages = itertools.count()
+
+
+def _quoted(connection: Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote(name)
+
+
+def _copy_in(connection: Connection, target: str, frame: pl.DataFrame) -> None:
+    """PostgreSQL: stream ``frame`` into ``target`` (a quoted table name) with ``COPY … FROM STDIN`` as CSV.
+
+    Strings are always quoted and NULLs never are, so an empty string stays an empty string."""
+    columns = ", ".join(_quoted(connection, c) for c in frame.columns)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    data = _driver_rows(frame)
+    with cursor.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        for offset in range(0, data.height, BATCH):
+            buffer = io.BytesIO()
+            data.slice(offset, BATCH).write_csv(buffer, include_header=False, quote_style="non_numeric")
+            copy.write(buffer.getvalue())
 
 
 def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
     """Append the rows of ``frame`` (columns named as the table's) to ``table``."""
     if frame.height == 0:
+        return
+    if connection.dialect.name == "postgresql":
+        _copy_in(connection, _quoted(connection, table.name), frame)
         return
     statement = insert(table).values({c: bindparam(c) for c in frame.columns})
     _execute_many(connection, statement, frame)
@@ -50,8 +84,13 @@ def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> N
 def upsert_frame(
     connection: Connection, table: Table, frame: pl.DataFrame, key: Sequence[str], replace: bool = True
 ) -> None:
-    """Insert rows; where the key exists, replace the stored row (or keep it, with ``replace=False``)."""
+    """Insert rows; where the key exists, replace the stored row (or keep it, with ``replace=False``).
+
+    Within ``frame`` the last row of a key wins, as if the rows were written one after the other."""
     if frame.height == 0:
+        return
+    if connection.dialect.name == "postgresql":
+        _upsert_by_copy(connection, table, frame, key, replace)
         return
     base = _insert_for(connection, table).values({c: bindparam(c) for c in frame.columns})
     updates = {c: base.excluded[c] for c in frame.columns if c not in key} if replace else {}
@@ -61,6 +100,30 @@ def upsert_frame(
         else base.on_conflict_do_nothing(index_elements=list(key))
     )
     _execute_many(connection, statement, frame)
+
+
+def _upsert_by_copy(
+    connection: Connection, table: Table, frame: pl.DataFrame, key: Sequence[str], replace: bool
+) -> None:
+    """PostgreSQL: COPY into a temporary table of the frame's columns, then one INSERT … SELECT … ON CONFLICT."""
+    stage = f"_integraal_stage_{next(_stages)}"
+    columns = ", ".join(_quoted(connection, c) for c in frame.columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {_quoted(connection, table.name)} "
+        "WITH NO DATA"
+    )
+    # ON CONFLICT may touch a row once per statement: of two rows with one key, the last is the one to write.
+    _copy_in(connection, stage, frame.unique(subset=list(key), keep="last", maintain_order=True))
+    keys = ", ".join(_quoted(connection, c) for c in key)
+    updates = ", ".join(
+        f"{_quoted(connection, c)} = EXCLUDED.{_quoted(connection, c)}" for c in frame.columns if c not in key
+    )
+    action = f"DO UPDATE SET {updates}" if replace and updates else "DO NOTHING"
+    connection.exec_driver_sql(
+        f"INSERT INTO {_quoted(connection, table.name)} ({columns}) SELECT {columns} FROM {stage} "
+        f"ON CONFLICT ({keys}) {action}"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {stage}")
 
 
 def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
