@@ -43,7 +43,7 @@ from integraal.services import claims
 from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
 from integraal.services.distribution import PlanInfo, build_plan, plan_presets
-from integraal.services.distribution_input import distribution_input
+from integraal.services.distribution_input import distribution_inputs
 from integraal.services.imports import import_files
 from integraal.services.insight import igos_in_scope, indicator_table, outcome_frame
 from integraal.services.insurer_simulation import InsurerView, insurer_view
@@ -135,12 +135,12 @@ def apply_returns(database: Database, answers: list[bytes]) -> tuple[int, int, i
 
 
 def simulate_plans(database: Database) -> int:
-    """The three shipped plans (no transition) for every IGO's year; returns the number of allocations."""
+    """The three shipped plans (no transition) for every IGO's year, the inputs of all IGOs read together;
+    returns the number of allocations."""
     _, presets = plan_presets()
     plans = [build_plan(info, YEAR) for info in presets.values() if isinstance(info, PlanInfo)]
     runs = 0
-    for igo in igos_in_scope(database, SYSTEM):
-        data = distribution_input(database, SYSTEM, igo, YEAR)
+    for data in distribution_inputs(database, SYSTEM, igos_in_scope(database, SYSTEM), YEAR).values():
         for plan in plans:
             allocation = run_plan(plan, data)
             assert sum(allocation.amounts().values()) == allocation.distributed_cents
@@ -174,7 +174,9 @@ def main() -> int:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="integraal-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "bench.db").unlink(missing_ok=True)
+    if "import" in wanted and not args.database:  # a new database; later stages alone go on with the kept one
+        for suffix in ("", "-wal", "-shm"):
+            (folder / f"bench.db{suffix}").unlink(missing_ok=True)
     print(f"National year benchmark: {args.pregnancies:,} pregnancies, seed {args.seed}, in {folder}")
 
     facts: list[str] = []
@@ -187,8 +189,8 @@ def main() -> int:
         del region
     else:
         paths = {p.stem: p for p in sorted((folder / "region").glob("*.csv"))}
+    database.migrate()
     if "import" in wanted:
-        database.migrate()
         reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
         facts.append(f"rejected at import {sum(r.rejected for r in reports)}")
     if "decide" in wanted:

@@ -120,3 +120,51 @@ def test_the_closed_periods_refuse_truncate_too(db: Database, table: str) -> Non
     (UPDATE and DELETE are refused on both databases: test_periods)."""
     with pytest.raises(DBAPIError, match="append-only"), db.unit_of_work() as connection:
         connection.execute(text(f"TRUNCATE {table} CASCADE"))
+
+
+def test_a_read_inside_a_transaction_sees_its_own_uncommitted_writes(db: Database) -> None:
+    """read_frame reads SQLite column-wise on a connection of its own, but never once this transaction wrote."""
+    row = {"bsn": "123456782", "pregnancy_id": None, "agb": "01000001", "activity_code": "x"}
+    row |= {"date": date(2025, 1, 1), "quantity_hundredths": 100}
+    with db.unit_of_work(lock="import") as connection:
+        before = load_activities(connection)
+        connection.execute(tables.activities.insert().values(activity_id="A1", **row))
+        after = load_activities(connection)
+    assert before.height == 0
+    assert after["activity_id"].to_list() == ["A1"]
+
+
+@pytest.mark.sqlite_only(reason="SQLite's column-wise read")
+def test_sqlite_reads_unordered_columns_joined_and_every_value_survives(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tables.activities
+    texts = ["", "v", "vv", "NULL", "Zoë ' \" ,;\t", None]
+    frame = pl.DataFrame(
+        {
+            "activity_id": [f"A{n}" for n in range(len(texts))],
+            "bsn": ["123456782"] * len(texts),
+            "pregnancy_id": texts,
+            "agb": ["01000001"] * len(texts),
+            "activity_code": ["x"] * len(texts),
+            "date": [date(2025, 1, n + 1) for n in range(len(texts))],
+            "quantity_hundredths": [2**40, -1, 0, 100, -(2**40), 1],
+        }
+    )
+    with db.unit_of_work() as connection:
+        insert_frame(connection, t, frame)
+
+    def no_tuples(*args: object) -> None:
+        raise AssertionError("read tuple by tuple")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("integraal.store.bulk._read_by_fetch", no_tuples)
+        with db.unit_of_work() as connection:
+            joined = load_activities(connection).sort("activity_id")
+    assert joined.to_dicts() == frame.to_dicts()
+
+    with db.unit_of_work() as connection:  # a line break in a value: the same rows, fetched as tuples
+        connection.execute(t.update().where(t.c.activity_id == "A1").values(pregnancy_id="two\nlines"))
+    with db.unit_of_work() as connection:
+        fetched = load_activities(connection).sort("activity_id")
+    assert fetched["pregnancy_id"].to_list() == ["", "two\nlines", "vv", "NULL", "Zoë ' \" ,;\t", None]

@@ -11,10 +11,14 @@ problem with where it is, instead of stopping at the first. Formats refuse to wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+
+import polars as pl
 
 from integraal.claims.lifecycle import ClaimState
 from integraal.domain.identifiers import is_valid_agb, is_valid_bsn, is_valid_uzovi
@@ -207,3 +211,93 @@ def claim_batch_problems(batch: ClaimBatch, *, check_invoice_dates: bool = True)
         for comment in line.comments:
             problems += _text_problems(lid, "comments", comment, 140, required=True)
     return tuple(problems)
+
+
+# --- the same lines as columns (a national batch holds half a million lines) ------------------------------------
+
+LINE_SCHEMA: dict[str, Any] = {
+    "line_id": pl.String,
+    "bsn": pl.String,
+    "prestatie_code": pl.String,
+    "service_start": pl.Date,
+    "service_end": pl.Date,
+    "quantity_hundredths": pl.Int64,
+    "amount_cents": pl.Int64,
+    "debit_credit": pl.String,
+    "original_line_id": pl.String,
+    "birth_date": pl.Date,
+    "comments": pl.List(pl.String),
+}
+"""Columns of a frame of :class:`ClaimBatchLine` (quantity in hundredths), in file order."""
+
+RETURN_SCHEMA: dict[str, Any] = {
+    **LINE_SCHEMA,
+    "calculated_cents": pl.Int64,
+    "awarded_cents": pl.Int64,
+    "return_codes": pl.List(pl.String),
+    "insured_return_codes": pl.List(pl.String),
+}
+"""Columns of a frame of :class:`ReturnLine`: the claim line's columns and the insurer's answer."""
+
+
+def _line_row(line: ClaimBatchLine) -> tuple[Any, ...]:
+    hundredths = line.quantity * 100
+    return (
+        line.line_id,
+        line.bsn,
+        line.prestatie_code,
+        line.service_start,
+        line.service_end,
+        # Not whole hundredths or out of range: -1, which every writer's check refuses (then it names the line).
+        int(hundredths) if hundredths == hundredths.to_integral_value() and 0 <= hundredths < 2**62 else -1,
+        line.amount_cents,
+        line.debit_credit.value,
+        line.original_line_id,
+        line.birth_date,
+        list(line.comments),
+    )
+
+
+def lines_frame(lines: Sequence[ClaimBatchLine]) -> pl.DataFrame:
+    """``lines`` as a frame of :data:`LINE_SCHEMA`."""
+    return pl.DataFrame([_line_row(line) for line in lines], schema=LINE_SCHEMA, orient="row")
+
+
+def return_lines_frame(lines: Sequence[ReturnLine]) -> pl.DataFrame:
+    """``lines`` as a frame of :data:`RETURN_SCHEMA`."""
+    rows = [
+        (*_line_row(r.line), r.calculated_cents, r.awarded_cents, list(r.return_codes), list(r.insured_return_codes))
+        for r in lines
+    ]
+    return pl.DataFrame(rows, schema=RETURN_SCHEMA, orient="row")
+
+
+def lines_from_frame(frame: pl.DataFrame) -> tuple[ClaimBatchLine, ...]:
+    """The lines of a frame of :data:`LINE_SCHEMA` as objects."""
+    return tuple(
+        ClaimBatchLine(
+            line_id=line_id,
+            bsn=bsn,
+            prestatie_code=code,
+            service_start=start,
+            service_end=end,
+            quantity=Decimal(int(hundredths)) / 100,
+            amount_cents=int(cents),
+            debit_credit=DebitCredit(dc),
+            original_line_id=original,
+            birth_date=birth,
+            comments=tuple(comments or ()),
+        )
+        for line_id, bsn, code, start, end, hundredths, cents, dc, original, birth, comments in frame.select(
+            list(LINE_SCHEMA)
+        ).iter_rows()
+    )
+
+
+def return_lines_from_frame(frame: pl.DataFrame) -> tuple[ReturnLine, ...]:
+    """The lines of a frame of :data:`RETURN_SCHEMA` as objects."""
+    answers = frame.select("calculated_cents", "awarded_cents", "return_codes", "insured_return_codes").iter_rows()
+    return tuple(
+        ReturnLine(line, int(calculated), int(awarded), tuple(codes or ()), tuple(insured or ()))
+        for line, (calculated, awarded, codes, insured) in zip(lines_from_frame(frame), answers, strict=True)
+    )

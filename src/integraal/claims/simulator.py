@@ -61,6 +61,7 @@ Why these codes, from the COD954 texts:
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -194,6 +195,14 @@ class InsurerView:
     paid: tuple[PaidClaim, ...] = ()
     monodisciplinary_paid: tuple[MonodisciplinaryClaim, ...] = ()
     overlap_ban: bool = True
+    # Lookups built once, so assessing a national file is not lines × paid claims (positions into the tuples).
+    _outside_by_bsn: Mapping[str, tuple[MonodisciplinaryClaim, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _paid_by_key: Mapping[tuple[str, str, date, date], tuple[int, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _paid_by_line_id: Mapping[str, tuple[int, ...]] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not is_valid_uzovi(self.uzovi):
@@ -209,6 +218,18 @@ class InsurerView:
         object.__setattr__(self, "maximum_tariffs", MappingProxyType(dict(self.maximum_tariffs)))
         object.__setattr__(self, "paid", tuple(self.paid))
         object.__setattr__(self, "monodisciplinary_paid", tuple(self.monodisciplinary_paid))
+        outside: dict[str, list[MonodisciplinaryClaim]] = defaultdict(list)
+        for claim in self.monodisciplinary_paid:
+            outside[claim.bsn].append(claim)
+        by_key: dict[tuple[str, str, date, date], list[int]] = defaultdict(list)
+        by_line_id: dict[str, list[int]] = defaultdict(list)
+        for i, paid in enumerate(self.paid):
+            by_key[paid.key].append(i)
+            if paid.line_id is not None:
+                by_line_id[paid.line_id].append(i)
+        object.__setattr__(self, "_outside_by_bsn", {k: tuple(v) for k, v in outside.items()})
+        object.__setattr__(self, "_paid_by_key", {k: tuple(v) for k, v in by_key.items()})
+        object.__setattr__(self, "_paid_by_line_id", {k: tuple(v) for k, v in by_line_id.items()})
 
     def tariff(self, prestatie_code: str) -> int | None:
         """The tariff in cents per unit for ``prestatie_code``, or None if the insurer has none."""
@@ -225,7 +246,7 @@ class InsurerView:
 
     def breakers(self, bsn: str, start: date, end: date) -> tuple[MonodisciplinaryClaim, ...]:
         """The monodisciplinary claims by non-members for ``bsn`` that overlap ``start``..``end``."""
-        return tuple(c for c in self.monodisciplinary_paid if c.bsn == bsn and c.overlaps(start, end))
+        return tuple(c for c in self._outside_by_bsn.get(bsn, ()) if c.overlaps(start, end))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,20 +366,21 @@ class _Assessor:
 
     def _paid_original(self, credit: ClaimBatchLine) -> int | None:
         """Index of the paid claim this credit takes back, if it names one not yet taken back in this file."""
-        for i, paid in enumerate(self.insurer.paid):
-            if i in self.reversed or paid.line_id is None:
-                continue
-            if paid.line_id == credit.original_line_id and paid.key == _key(credit):
+        if credit.original_line_id is None:
+            return None
+        for i in self.insurer._paid_by_line_id.get(credit.original_line_id, ()):
+            if i not in self.reversed and self.insurer.paid[i].key == _key(credit):
                 return i
         return None
 
     def _already_paid(self, debit: ClaimBatchLine) -> bool:
         if _key(debit) in self.awarded_keys:
             return True
-        return any(
-            i not in self.reversed and (paid.key == _key(debit) or paid.line_id == debit.line_id)
-            for i, paid in enumerate(self.insurer.paid)
+        candidates = (
+            *self.insurer._paid_by_key.get(_key(debit), ()),
+            *self.insurer._paid_by_line_id.get(debit.line_id, ()),
         )
+        return any(i not in self.reversed for i in candidates)
 
     def _breaks_bundle(self, debit: ClaimBatchLine) -> bool:
         if not self.insurer.overlap_ban or not self.insurer.is_integral(debit.prestatie_code):

@@ -229,15 +229,17 @@ class DistributionInput:
 
     def shadow_by_member(self, phase: Phase | None = None) -> dict[str, int]:
         """Integral shadow claims per member (all members present, zero when none), for one phase or all."""
+        return dict(self._once("shadow_by_member", self._shadow_by_phase)[phase])
 
-        def compute() -> dict[str, int]:
-            totals = dict.fromkeys(self.member_agbs(), 0)
-            for claim in self.integral_shadow_claims():
-                if phase is None or claim.phase is phase:
-                    totals[claim.agb] += claim.amount_cents
-            return totals
-
-        return dict(self._once(("shadow_by_member", phase), compute))
+    def _shadow_by_phase(self) -> dict[Phase | None, dict[str, int]]:
+        """:meth:`shadow_by_member` for every phase and for all, in one pass: a plan asks for each of them."""
+        agbs = self.member_agbs()
+        totals: dict[Phase | None, dict[str, int]] = {key: dict.fromkeys(agbs, 0) for key in (None, *PHASES)}
+        whole = totals[None]
+        for claim in self.integral_shadow_claims():
+            whole[claim.agb] += claim.amount_cents
+            totals[claim.phase][claim.agb] += claim.amount_cents
+        return totals
 
     def activity_by_member(self) -> dict[str, dict[str, Decimal]]:
         """Activity counts per member per activity type."""
@@ -274,18 +276,21 @@ class DistributionInput:
             if row.pregnancy_id in seen_pregnancies:
                 problems.append(InputProblem("pregnancies", row.pregnancy_id, "duplicate pregnancy"))
             seen_pregnancies.add(row.pregnancy_id)
+        # A key is made only for a row with a problem: a national IGO has a few hundred thousand rows.
         for c in self.shadow_claims:
-            key = f"{c.pregnancy_id}/{c.phase.value}/{c.agb}"
-            if c.agb not in agbs:
-                problems.append(InputProblem("shadow_claims", key, "not a member"))
-            if c.amount_cents < 0:
-                problems.append(InputProblem("shadow_claims", key, "amount must not be negative"))
+            if c.agb not in agbs or c.amount_cents < 0:
+                key = f"{c.pregnancy_id}/{c.phase.value}/{c.agb}"
+                if c.agb not in agbs:
+                    problems.append(InputProblem("shadow_claims", key, "not a member"))
+                if c.amount_cents < 0:
+                    problems.append(InputProblem("shadow_claims", key, "amount must not be negative"))
         for a in self.activities:
-            key = f"{a.agb}/{a.activity_type}"
-            if a.agb not in agbs:
-                problems.append(InputProblem("activities", key, "not a member"))
-            if a.count < 0:
-                problems.append(InputProblem("activities", key, "count must not be negative"))
+            if a.agb not in agbs or a.count < 0:
+                key = f"{a.agb}/{a.activity_type}"
+                if a.agb not in agbs:
+                    problems.append(InputProblem("activities", key, "not a member"))
+                if a.count < 0:
+                    problems.append(InputProblem("activities", key, "count must not be negative"))
         seen_scores: set[tuple[str, str]] = set()
         for q in self.quality:
             key = f"{q.agb}/{q.indicator}"

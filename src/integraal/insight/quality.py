@@ -21,7 +21,7 @@ import storage, files or the web.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -69,19 +69,44 @@ def score_of(observed: float, expected: float, credibility: float = CREDIBILITY_
     return ratio, Decimal(repr(score)).quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)
 
 
+def reference_rates(indicators: Iterable[Indicator], reference: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Per directional indicator, the adverse rate of each case-mix stratum of ``reference``: the expectation
+    :func:`member_scores` compares with, computed once when many IGOs are scored against the same country."""
+    return {
+        indicator.id: _rates(indicator, reference.lazy()).collect()
+        for indicator in indicators
+        if indicator.direction is not Direction.NONE
+    }
+
+
+def _counted(indicator: Indicator, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows counted for ``indicator`` with their adverse amount and the strata as text."""
+    return (
+        rows.with_columns(status_expr(indicator))
+        .filter(pl.col(STATUS).is_in([Status.NUMERATOR.value, Status.DENOMINATOR.value]))
+        .with_columns(_adverse(indicator).alias("__adverse"), *(pl.col(s).cast(pl.String) for s in indicator.casemix))
+    )
+
+
+def _rates(indicator: Indicator, reference: pl.LazyFrame) -> pl.LazyFrame:
+    return _counted(indicator, reference).group_by(*indicator.casemix).agg(pl.col("__adverse").mean().alias("__rate"))
+
+
 def member_scores(
     indicators: Iterable[Indicator],
     outcomes: pl.DataFrame,
     care: pl.DataFrame,
     reference: pl.DataFrame | None = None,
     credibility: float = CREDIBILITY_EVENTS,
+    rates: Mapping[str, pl.DataFrame] | None = None,
 ) -> list[MemberIndicatorScore]:
     """Scores of every member in ``care`` on every directional indicator.
 
     - ``outcomes``: one row per pregnancy (``pregnancy_id`` and the outcome fields) of the members' IGO and year;
     - ``care``: ``(agb, pregnancy_id)`` pairs, a member that cared for a pregnancy (duplicates are ignored);
     - ``reference``: the outcome rows whose stratum rates give the expectation (default: ``outcomes``; pass the
-      national year to compare with the country rather than with the IGO itself).
+      national year to compare with the country rather than with the IGO itself);
+    - ``rates``: those stratum rates already computed (:func:`reference_rates`); ``reference`` is then unused.
     """
     reference = outcomes if reference is None else reference
     pairs = care.select("agb", "pregnancy_id").unique()
@@ -90,21 +115,8 @@ def member_scores(
         if indicator.direction is Direction.NONE:
             continue
         strata: Sequence[str] = indicator.casemix
-        counted = [Status.NUMERATOR.value, Status.DENOMINATOR.value]
-        ref = (
-            reference.lazy()
-            .with_columns(status_expr(indicator))
-            .filter(pl.col(STATUS).is_in(counted))
-            .with_columns(_adverse(indicator).alias("__adverse"), *(pl.col(s).cast(pl.String) for s in strata))
-            .group_by(*strata)
-            .agg(pl.col("__adverse").mean().alias("__rate"))
-        )
-        rows = (
-            outcomes.lazy()
-            .with_columns(status_expr(indicator))
-            .filter(pl.col(STATUS).is_in(counted))
-            .with_columns(_adverse(indicator).alias("__adverse"), *(pl.col(s).cast(pl.String) for s in strata))
-        )
+        ref = rates[indicator.id].lazy() if rates is not None else _rates(indicator, reference.lazy())
+        rows = _counted(indicator, outcomes.lazy())
         joined = (
             rows.join(ref, on=list(strata), how="left", nulls_equal=True) if strata else rows.join(ref, how="cross")
         )

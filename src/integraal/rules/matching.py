@@ -35,6 +35,11 @@ class TrajectoryIndex:
     def ids(self) -> list[str]:
         return list(self._by_id)
 
+    @property
+    def trailing_days(self) -> int:
+        """How long after its end a trajectory still takes activities that name no trajectory."""
+        return self._trailing.days
+
     def get(self, pregnancy_id: str) -> Pregnancy | None:
         return self._by_id.get(pregnancy_id)
 

@@ -26,15 +26,43 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+import polars as pl
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
-from integraal.claims.batch import ClaimBatch, ClaimBatchLine, DebitCredit, ReturnBatch
+from integraal.claims.batch import (
+    LINE_SCHEMA,
+    ClaimBatch,
+    ClaimBatchLine,
+    ReturnBatch,
+    lines_from_frame,
+    return_lines_frame,
+)
 from integraal.claims.formats import get_format
+from integraal.claims.formats.vektis_ei import read_return_frame, write_claim_frame
 from integraal.claims.lifecycle import BOOKED_STATES, TRANSITIONS, ClaimState, IllegalTransitionError
 from integraal.claims.returncodes import NextAction, return_code, return_codes
 from integraal.services import audit
@@ -48,7 +76,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import in_values
+from integraal.store.bulk import in_values, insert_frame, read_frame
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -138,58 +166,377 @@ class WorkGroup:
 # --- build --------------------------------------------------------------------------------------------------
 
 
-def _line_key(r: Any) -> tuple[Any, ...]:
-    """What makes two claim lines the same claim (the id and the run do not)."""
-    return (
-        r.kind,
-        r.prestatie_code,
-        r.claimant_agb,
-        int(r.quantity_hundredths),
-        int(r.amount_cents),
-        r.service_start,
-        r.service_end,
-    )
+_LINE_KEY = (
+    "kind",
+    "prestatie_code",
+    "claimant_agb",
+    "quantity_hundredths",
+    "amount_cents",
+    "service_start",
+    "service_end",
+)
+"""What makes two claim lines the same claim (the id and the run do not)."""
+
+_DESIRED_SCHEMA: dict[str, Any] = {
+    "run_id": pl.Int64,
+    "line_no": pl.Int64,
+    "pregnancy_id": pl.String,
+    "phase": pl.String,
+    "kind": pl.String,
+    "prestatie_code": pl.String,
+    "claimant_agb": pl.String,
+    "uzovi": pl.String,
+    "quantity_hundredths": pl.Int64,
+    "amount_cents": pl.Int64,
+    "service_start": pl.Date,
+    "service_end": pl.Date,
+    "bsn": pl.String,
+    "igo_id": pl.String,
+    "ruleset_version": pl.String,
+}
+
+_ITEM_SCHEMA: dict[str, Any] = {
+    "line_id": pl.String,
+    "batch_id": pl.String,
+    "run_id": pl.Int64,
+    "decision_line_no": pl.Int64,
+    "debit_credit": pl.String,
+    "pregnancy_id": pl.String,
+    "phase": pl.String,
+    "kind": pl.String,
+    "prestatie_code": pl.String,
+    "claimant_agb": pl.String,
+    "uzovi": pl.String,
+    "bsn": pl.String,
+    "service_start": pl.Date,
+    "service_end": pl.Date,
+    "quantity_hundredths": pl.Int64,
+    "amount_cents": pl.Int64,
+    "original_line_id": pl.String,
+    "ruleset_version": pl.String,
+    "state": pl.String,
+    "attempt": pl.Int64,
+}
+"""The columns of ``claim_items`` a build writes (the answer columns stay empty)."""
+
+
+_PLAN_COLUMNS = ("run_id", "line_no", "pregnancy_id", "phase", "uzovi", "amount_cents", "igo_id")
+"""What a build needs of the decided lines while nothing of them is claimed yet (the rest is copied in SQL)."""
 
 
 def _latest_lines(
-    connection: Connection, principal: Principal, start: date, end: date, include_mono: bool
-) -> list[Any]:
-    """The claim lines of the latest decision of each pregnancy and phase, declared in [start, end]."""
+    connection: Connection,
+    principal: Principal,
+    start: date,
+    end: date,
+    include_mono: bool,
+    columns: Sequence[str] = tuple(_DESIRED_SCHEMA),
+) -> pl.DataFrame:
+    """The claim lines of the latest decision of each pregnancy and phase, declared in [start, end], in the order
+    of pregnancy, phase and line (the database's order, kept as the rows' order)."""
     p, d, c = tables.pregnancies, tables.phase_decisions, tables.claim_lines
+    source = {name: c.c[name] for name in list(_DESIRED_SCHEMA)[:12]} | {
+        "bsn": p.c.bsn,
+        "igo_id": p.c.igo_id,
+        "ruleset_version": d.c.ruleset_version,
+    }
     latest = latest_decisions(pregnancy_scope(principal))
     query = (
-        select(c, p.c.bsn, p.c.igo_id, d.c.ruleset_version)
+        select(*(source[name] for name in columns))
         .select_from(latest)
         .join(c, claim_lines_of(latest))
-        .join(d, decision_of(latest))
         .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
         # A line of zero euros (a specialist's DBC whose fee is inside the hospital's) is not sent: it claims nothing.
         .where(c.c.declaration_date >= start, c.c.declaration_date <= end, c.c.amount_cents != 0)
         .order_by(c.c.pregnancy_id, c.c.phase, c.c.line_no)
     )
+    if "ruleset_version" in columns:  # every row of ``latest`` is a stored decision: joined only for this column
+        query = query.join(d, decision_of(latest))
     if not include_mono:
         query = query.where(c.c.kind == "integral")
-    return list(connection.execute(query))
+    return read_frame(connection, query, {name: _DESIRED_SCHEMA[name] for name in columns})
 
 
-def _claimed_items(connection: Connection, pregnancy_ids: Sequence[str]) -> dict[tuple[str, str], list[Any]]:
-    """Debit claim items per (pregnancy, phase) of the given pregnancies, in any state."""
+def _claimed_items(connection: Connection, pregnancy_ids: pl.Series) -> pl.DataFrame:
+    """Debit claim items of the given pregnancies, in any state, in line id order."""
     i = tables.claim_items
-    found: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    ids = sorted(set(pregnancy_ids))
-    for chunk in range(0, len(ids), 900):
-        for r in connection.execute(
-            select(i)
-            .where(i.c.pregnancy_id.in_(ids[chunk : chunk + 900]), i.c.debit_credit == "D")
-            .order_by(i.c.line_id)
-        ):
-            found[(r.pregnancy_id, r.phase)].append(r)
-    return found
+    schema = {k: v for k, v in _ITEM_SCHEMA.items() if k != "batch_id"}
+    ids = pregnancy_ids.unique().sort().to_list()
+    if not ids:
+        return pl.DataFrame(schema=schema)
+    query = (
+        select(*(i.c[name] for name in schema))
+        .where(in_values(i.c.pregnancy_id, ids), i.c.debit_credit == "D")
+        .order_by(i.c.line_id)
+    )
+    return read_frame(connection, query, schema)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    items: pl.DataFrame  # new claim items (without batch and line id) with igo_id, in batch and line order
+    closing: pl.DataFrame  # line_id of the originals a correction closes, in order
+    already_claimed: int
+    waiting: int
+    unchanged_rejections: int
+
+
+def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
+    """New items by IGO × insurer, phase by phase, credits before debits: where each comes from (a decided line,
+    ``run_id`` and ``line_no``, or for a credit the claimed line ``source_line_id``), its direction and amount."""
+    debits = debits.select(
+        "igo_id",
+        "uzovi",
+        "_phase",
+        pl.lit(1).alias("_part"),
+        "_n",
+        "run_id",
+        "line_no",
+        pl.lit(None, dtype=pl.String).alias("source_line_id"),
+        pl.lit("D").alias("debit_credit"),
+        "amount_cents",
+        "original_line_id",
+    )
+    return (
+        pl.concat([credits, debits], how="vertical_relaxed")
+        .sort("igo_id", "uzovi", "_phase", "_part", "_n")
+        .drop("_phase", "_part", "_n")
+    )
+
+
+def _plan(desired: pl.DataFrame, claimed: pl.DataFrame) -> _Plan:
+    """What a build does, phase by phase, for every phase at once.
+
+    Per phase: a decided line equal (``_LINE_KEY``) to an active claimed one is already claimed; else equal to a
+    rejected one it stays on the worklist; else it is to do. Of several claimed lines with one key the last (in
+    line id order) stands for the key. Active claimed lines no decided line matches are stale. A phase with a
+    stale line still unanswered (ready, sent) waits. Otherwise stale lines are credited and closed, and with
+    something to do so are the rejected lines nothing matched; the n-th new debit replaces the n-th closed line.
+    New items go per IGO × insurer: phase by phase, each phase's credits before its debits.
+    """
+    key = list(_LINE_KEY)
+    if claimed.height == 0:  # nothing claimed for these pregnancies yet: every decided line is new
+        debits = desired.with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("_phase"),  # the rows' order is phase order
+            pl.lit(0, dtype=pl.Int64).alias("_n"),
+            pl.lit(None, dtype=pl.String).alias("original_line_id"),
+        )
+        empty = debits.clear().select(
+            "igo_id",
+            "uzovi",
+            "_phase",
+            pl.lit(0).alias("_part"),
+            "_n",
+            "run_id",
+            "line_no",
+            pl.lit(None, dtype=pl.String).alias("source_line_id"),
+            pl.lit("C").alias("debit_credit"),
+            "amount_cents",
+            "original_line_id",
+        )
+        return _Plan(_items(empty, debits), pl.DataFrame(schema={"line_id": pl.String}), 0, 0, 0)
+    phases = desired.with_columns(
+        (
+            pl.col("pregnancy_id").ne_missing(pl.col("pregnancy_id").shift(1))
+            | pl.col("phase").ne_missing(pl.col("phase").shift(1))
+        )
+        .fill_null(True)
+        .cast(pl.Int64)
+        .cum_sum()
+        .alias("_phase"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+    )
+    phase_ids = phases.group_by("pregnancy_id", "phase").agg(pl.col("_phase").first(), pl.col("igo_id").first())
+    existing = claimed.with_row_index("_pos").join(phase_ids.drop("igo_id"), on=["pregnancy_id", "phase"], how="inner")
+
+    def standing(states: list[str]) -> pl.DataFrame:
+        """One claimed line per phase and key: the last one, at the place of the first."""
+        rows = existing.filter(pl.col("state").is_in(states))
+        return rows.group_by(["_phase", *key]).agg(
+            pl.col("_pos").min().alias("_first"), pl.all().exclude("_pos").last()
+        )
+
+    active = standing([s.value for s in _ACTIVE])
+    rejected = standing([ClaimState.REJECTED.value])
+    counted = phases.with_columns(pl.int_range(pl.len()).over(["_phase", *key]).alias("_occurrence"))
+    matches = counted.group_by(["_phase", *key]).agg(pl.len().alias("_decided"))
+    counted = counted.join(
+        active.select("_phase", *key, pl.lit(1).alias("_active")),
+        on=["_phase", *key],
+        how="left",
+        maintain_order="left",
+    ).join(
+        rejected.select("_phase", *key, pl.lit(1).alias("_rejected")),
+        on=["_phase", *key],
+        how="left",
+        maintain_order="left",
+    )
+    a, r = pl.col("_active").fill_null(0), pl.col("_rejected").fill_null(0)
+    counted = counted.with_columns(
+        pl.when(pl.col("_occurrence") < a)
+        .then(pl.lit("claimed"))
+        .when(pl.col("_occurrence") < a + r)
+        .then(pl.lit("unchanged"))
+        .otherwise(pl.lit("todo"))
+        .alias("_status")
+    )
+    stale = active.join(matches, on=["_phase", *key], how="anti")
+    left_rejected = (
+        rejected.join(matches, on=["_phase", *key], how="left")
+        .join(active.select("_phase", *key, pl.lit(1).alias("_active")), on=["_phase", *key], how="left")
+        .filter(pl.col("_decided").fill_null(0) <= pl.col("_active").fill_null(0))
+        .drop("_decided", "_active")
+    )
+    todo = counted.filter(pl.col("_status") == "todo")
+    waiting = stale.filter(pl.col("state").is_in([ClaimState.READY.value, ClaimState.SENT.value]))["_phase"].unique()
+    with_todo = todo["_phase"].unique()
+    going = (
+        pl.concat([with_todo.to_frame(), stale.select("_phase")])
+        .unique()
+        .filter(~pl.col("_phase").is_in(waiting.implode()))
+    )
+    replaced = (
+        pl.concat(
+            [
+                stale.with_columns(pl.lit(0).alias("_part")),
+                left_rejected.filter(pl.col("_phase").is_in(with_todo.implode())).with_columns(
+                    pl.lit(1).alias("_part")
+                ),
+            ]
+        )
+        .filter(pl.col("_phase").is_in(going["_phase"].implode()))
+        .sort("_phase", "_part", "_first")
+        .with_columns(pl.int_range(pl.len()).over("_phase").alias("_n"))
+        .join(phase_ids.select("_phase", "igo_id"), on="_phase", how="left")
+    )
+    credits = replaced.filter(pl.col("state") != ClaimState.REJECTED.value).select(
+        "igo_id",
+        "uzovi",
+        "_phase",
+        pl.lit(0).alias("_part"),
+        "_n",
+        pl.lit(None, dtype=pl.Int64).alias("run_id"),
+        pl.lit(None, dtype=pl.Int64).alias("line_no"),
+        pl.col("line_id").alias("source_line_id"),
+        pl.lit("C").alias("debit_credit"),
+        "amount_cents",
+        pl.col("line_id").alias("original_line_id"),
+    )
+    debits = (
+        todo.filter(pl.col("_phase").is_in(going["_phase"].implode()))
+        .with_columns(pl.int_range(pl.len()).over("_phase").alias("_n"))
+        .join(
+            replaced.select("_phase", "_n", pl.col("line_id").alias("original_line_id")),
+            on=["_phase", "_n"],
+            how="left",
+        )
+    )
+    items = _items(credits, debits)
+    return _Plan(
+        items=items,
+        closing=replaced.select("line_id"),
+        already_claimed=int((counted["_status"] == "claimed").sum()),
+        waiting=waiting.len(),
+        unchanged_rejections=int((counted["_status"] == "unchanged").sum()),
+    )
 
 
 def _next_batch_number(connection: Connection) -> int:
     last = connection.execute(select(func.max(tables.claim_batches.c.batch_id))).scalar()
     return int(last[1:]) + 1 if last else 1
+
+
+_NEW = Table(
+    "claim_new_items",
+    MetaData(),
+    Column("seq", Integer, primary_key=True),
+    Column("line_id", String(20), nullable=False),
+    Column("batch_id", String(12), nullable=False),
+    Column("run_id", Integer, nullable=True),
+    Column("line_no", Integer, nullable=True),
+    Column("source_line_id", String(20), nullable=True),
+    Column("original_line_id", String(20), nullable=True),
+    prefixes=["TEMPORARY"],
+)
+"""Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
+
+
+def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
+    """Insert the planned items, in ``seq`` order, copying every field in SQL from the decided line (a debit) or
+    the claimed line it takes back (a credit), with their first history row; nothing travels through Python."""
+    n, c, p, d, i = _NEW, tables.claim_lines, tables.pregnancies, tables.phase_decisions, tables.claim_items
+    _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
+    insert_frame(connection, n, items.select(col.name for col in n.columns))
+    debits = (
+        select(
+            n.c.seq,
+            n.c.line_id,
+            n.c.batch_id,
+            c.c.run_id,
+            c.c.line_no,
+            literal("D", String),
+            c.c.pregnancy_id,
+            c.c.phase,
+            c.c.kind,
+            c.c.prestatie_code,
+            c.c.claimant_agb,
+            c.c.uzovi,
+            p.c.bsn,
+            c.c.service_start,
+            c.c.service_end,
+            c.c.quantity_hundredths,
+            c.c.amount_cents,
+            n.c.original_line_id,
+            d.c.ruleset_version,
+            literal(ClaimState.READY.value, String),
+            literal(0, Integer),
+        )
+        .select_from(n)
+        .join(c, (c.c.run_id == n.c.run_id) & (c.c.line_no == n.c.line_no))
+        .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
+        .join(d, (d.c.run_id == c.c.run_id) & (d.c.pregnancy_id == c.c.pregnancy_id) & (d.c.phase == c.c.phase))
+        .where(n.c.source_line_id.is_(None))
+    )
+    e = i.alias("taken_back")
+    credits = (
+        select(
+            n.c.seq,
+            n.c.line_id,
+            n.c.batch_id,
+            e.c.run_id,
+            e.c.decision_line_no,
+            literal("C", String),
+            e.c.pregnancy_id,
+            e.c.phase,
+            e.c.kind,
+            e.c.prestatie_code,
+            e.c.claimant_agb,
+            e.c.uzovi,
+            e.c.bsn,
+            e.c.service_start,
+            e.c.service_end,
+            e.c.quantity_hundredths,
+            e.c.amount_cents,
+            e.c.line_id,
+            e.c.ruleset_version,
+            literal(ClaimState.READY.value, String),
+            e.c.attempt,
+        )
+        .select_from(n)
+        .join(e, e.c.line_id == n.c.source_line_id)
+    )
+    both = union_all(debits, credits).subquery("new_items")
+    connection.execute(insert(i).from_select(list(_ITEM_SCHEMA), select(*list(both.c)[1:]).order_by(both.c.seq)))
+    note = literal("claimed from decision run ") + cast(i.c.run_id, String)
+    _record_transitions_of(
+        connection,
+        select(n.c.line_id, literal(None, String), literal(ClaimState.READY.value), note)
+        .join(i, i.c.line_id == n.c.line_id)
+        .order_by(n.c.seq),
+        at,
+        actor,
+    )
+    _NEW.drop(connection)
 
 
 def build_batches(
@@ -214,120 +561,103 @@ def build_batches(
     creation_date = creation_date or at.date()
     result = BuildResult()
     with db.unit_of_work(lock="claims") as connection:
-        desired = _latest_lines(connection, principal, period_start, period_end, include_mono)
-        claimed = _claimed_items(connection, [r.pregnancy_id for r in desired])
-        by_phase: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        for r in desired:
-            by_phase[(r.pregnancy_id, r.phase)].append(r)
-
-        new_lines: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (igo, uzovi) → new items
-        closing: list[tuple[str, ClaimState, str]] = []  # (line id, to state, note) for corrected originals
-        for key, lines in by_phase.items():
-            existing = claimed.get(key, [])
-            active = {_line_key(e): e for e in existing if e.state in _ACTIVE}
-            rejected = {_line_key(e): e for e in existing if e.state == ClaimState.REJECTED}
-            todo = []
-            for r in lines:
-                k = _line_key(r)
-                if k in active:
-                    del active[k]
-                    result.already_claimed += 1
-                elif k in rejected:
-                    del rejected[k]  # unchanged since the rejection: not resent, it stays on the worklist
-                    result.unchanged_rejections += 1
-                else:
-                    todo.append(r)
-            stale = list(active.values())  # claimed lines the decision no longer supports
-            if any(e.state in (ClaimState.READY, ClaimState.SENT) for e in stale):
-                result.waiting += 1  # correct the phase once the outstanding line is answered
-                continue
-            if not todo and not stale:
-                continue
-            igo_id = lines[0].igo_id
-            # Booked lines are credited exactly; rejected ones carried no money and are only replaced.
-            replaced = stale + (list(rejected.values()) if todo else [])
-            for e in replaced:
-                if e.state != ClaimState.REJECTED:
-                    new_lines[(igo_id, e.uzovi)].append(_credit_of(e))
-                closing.append((e.line_id, ClaimState.CORRECTED, "corrected: the decision changed"))
-            originals = [e.line_id for e in replaced]
-            for n, r in enumerate(todo):
-                new_lines[(igo_id, r.uzovi)].append(_debit_of(r, originals[n] if n < len(originals) else None))
+        desired = _latest_lines(connection, principal, period_start, period_end, include_mono, _PLAN_COLUMNS)
+        claimed = _claimed_items(connection, desired["pregnancy_id"])
+        if claimed.height:  # matching claimed lines needs every field of the decided ones
+            desired = _latest_lines(connection, principal, period_start, period_end, include_mono)
+        plan = _plan(desired, claimed)
+        result.already_claimed = plan.already_claimed
+        result.waiting = plan.waiting
+        result.unchanged_rejections = plan.unchanged_rejections
 
         number = _next_batch_number(connection)
         igo_agb = dict(connection.execute(select(tables.igos.c.igo_id, tables.igos.c.agb)).all())
-        for (igo_id, uzovi), items in sorted(new_lines.items()):
-            batch_id = f"B{number:07d}"
-            number += 1
-            for n, item in enumerate(items, start=1):
-                item["line_id"] = f"{batch_id}-{n:05d}"
-                item["batch_id"] = batch_id
-            total = sum(i["amount_cents"] * (-1 if i["debit_credit"] == "C" else 1) for i in items)
-            credits = sum(1 for i in items if i["debit_credit"] == "C")
+        signed = pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
+        batches = (
+            plan.items.group_by("igo_id", "uzovi", maintain_order=True)
+            .agg(
+                pl.len().alias("lines"),
+                (pl.col("debit_credit") == "C").sum().alias("credits"),
+                signed.sum().alias("total"),
+            )
+            .with_columns(
+                pl.concat_str(
+                    pl.lit("B"),
+                    (pl.int_range(pl.len(), dtype=pl.Int64) + number).cast(pl.String).str.pad_start(7, "0"),
+                ).alias("batch_id")
+            )
+        )
+        items = plan.items.join(
+            batches.select("igo_id", "uzovi", "batch_id"), on=["igo_id", "uzovi"], how="left", maintain_order="left"
+        )
+        items = items.with_columns(
+            pl.concat_str(
+                pl.col("batch_id"),
+                pl.lit("-"),
+                (pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("batch_id")).cast(pl.String).str.pad_start(5, "0"),
+            ).alias("line_id"),
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"),
+        )
+        summaries = list(batches.iter_rows(named=True))
+        if summaries:
             connection.execute(
-                insert(tables.claim_batches).values(
-                    batch_id=batch_id,
-                    igo_id=igo_id,
-                    uzovi=uzovi,
-                    sender_agb=igo_agb.get(igo_id, ""),
-                    period_start=period_start,
-                    period_end=period_end,
-                    creation_date=creation_date,
-                    created_at=at,
-                    actor=principal.username,
-                    state="ready",
-                    lines=len(items),
-                    total_cents=total,
-                )
+                insert(tables.claim_batches),
+                [
+                    {
+                        "batch_id": b["batch_id"],
+                        "igo_id": b["igo_id"],
+                        "uzovi": b["uzovi"],
+                        "sender_agb": igo_agb.get(b["igo_id"], ""),
+                        "period_start": period_start,
+                        "period_end": period_end,
+                        "creation_date": creation_date,
+                        "created_at": at,
+                        "actor": principal.username,
+                        "state": "ready",
+                        "lines": b["lines"],
+                        "total_cents": b["total"],
+                    }
+                    for b in summaries
+                ],
             )
-            connection.execute(insert(tables.claim_items), items)
-            _record_transitions(
-                connection,
-                [(i["line_id"], None, ClaimState.READY, f"claimed from decision run {i['run_id']}") for i in items],
-                at,
-                principal.username,
-            )
+            _insert_items(connection, items, at, principal.username)
+        for b in summaries:
             audit.record(
                 connection,
                 principal.username,
                 "build_claims",
                 "claim_batch",
-                batch_id,
-                igo_ids=[igo_id],
-                uzovi=uzovi,
-                lines=len(items),
-                credits=credits,
-                total_cents=total,
+                b["batch_id"],
+                igo_ids=[b["igo_id"]],
+                uzovi=b["uzovi"],
+                lines=b["lines"],
+                credits=b["credits"],
+                total_cents=b["total"],
                 period=f"{period_start.isoformat()}/{period_end.isoformat()}",
             )
             result.batches.append(
-                BatchSummary(batch_id, igo_id, uzovi, period_start, period_end, len(items), credits, total, "ready")
+                BatchSummary(
+                    b["batch_id"],
+                    b["igo_id"],
+                    b["uzovi"],
+                    period_start,
+                    period_end,
+                    b["lines"],
+                    b["credits"],
+                    b["total"],
+                    "ready",
+                )
             )
-        _move(connection, closing, at, principal.username)
+        _move(
+            connection,
+            plan.closing.with_columns(
+                pl.lit(ClaimState.CORRECTED.value).alias("to_state"),
+                pl.lit("corrected: the decision changed").alias("note"),
+            ),
+            at,
+            principal.username,
+        )
     return result
-
-
-def _debit_of(r: Any, replaces: str | None) -> dict[str, Any]:
-    return {
-        "run_id": r.run_id,
-        "decision_line_no": r.line_no,
-        "debit_credit": "D",
-        "pregnancy_id": r.pregnancy_id,
-        "phase": r.phase,
-        "kind": r.kind,
-        "prestatie_code": r.prestatie_code,
-        "claimant_agb": r.claimant_agb,
-        "uzovi": r.uzovi,
-        "bsn": r.bsn,
-        "service_start": r.service_start,
-        "service_end": r.service_end,
-        "quantity_hundredths": int(r.quantity_hundredths),
-        "amount_cents": int(r.amount_cents),
-        "original_line_id": replaces,
-        "ruleset_version": r.ruleset_version,
-        "state": ClaimState.READY.value,
-        "attempt": 0,
-    }
 
 
 def _credit_of(e: Any) -> dict[str, Any]:
@@ -379,28 +709,93 @@ def _record_transitions(
         )
 
 
-def _move(connection: Connection, moves: Sequence[tuple[str, ClaimState, str]], at: datetime, actor: str) -> None:
-    """Move lines to new states, each step checked against the lifecycle table; set-based (national batches)."""
-    i = tables.claim_items
-    current: dict[str, ClaimState] = {}
-    ids = [line_id for line_id, _, _ in moves]
-    for chunk in range(0, len(ids), 900):
-        for line_id, state in connection.execute(
-            select(i.c.line_id, i.c.state).where(i.c.line_id.in_(ids[chunk : chunk + 900]))
-        ):
-            current[line_id] = ClaimState(state)
-    targets: dict[ClaimState, list[str]] = defaultdict(list)
-    steps = []
-    for line_id, to, note in moves:
-        state = current[line_id]
-        if to not in TRANSITIONS[state]:
-            raise IllegalTransitionError(line_id, state, to)
-        targets[to].append(line_id)
-        steps.append((line_id, state, to, note))
-    for to, line_ids in targets.items():
-        for chunk in range(0, len(line_ids), 900):
-            connection.execute(update(i).where(i.c.line_id.in_(line_ids[chunk : chunk + 900])).values(state=to.value))
-    _record_transitions(connection, steps, at, actor)
+def _record_transitions_of(connection: Connection, steps: Select[Any], at: datetime, actor: str) -> None:
+    """History rows for every row of ``steps`` (line id, from state, to state, note), in its order, set-based."""
+    t = tables.claim_transitions
+    connection.execute(
+        insert(t).from_select(
+            ["line_id", "from_state", "to_state", "note", "at", "actor"],
+            steps.add_columns(
+                bindparam("transition_at", at, type_=t.c.at.type),
+                bindparam("transition_actor", actor, type_=t.c.actor.type),
+            ),
+        )
+    )
+
+
+_scratch = MetaData()
+_MOVES = Table(
+    "claim_moves",
+    _scratch,
+    Column("seq", Integer, primary_key=True),
+    Column("line_id", String(20), nullable=False),
+    Column("to_state", String(20), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("awarded_cents", BigInteger, nullable=True),
+    Column("return_codes", String(60), nullable=True),
+    Column("next_action", String(20), nullable=True),
+    prefixes=["TEMPORARY"],
+)
+"""Scratch table (per connection, dropped before the transaction ends) that carries a set of moves into SQL."""
+
+
+def _move(
+    connection: Connection,
+    moves: Sequence[tuple[str, ClaimState, str]] | pl.DataFrame,
+    at: datetime,
+    actor: str,
+    *,
+    answers: bool = False,
+) -> None:
+    """Move lines (``line_id``, ``to_state``, ``note``; ``state`` if the caller read it) to new states, each step
+    checked against the lifecycle table, with one history row each in the given order; set-based. ``answers``: the
+    frame also holds the insurer's answer (``awarded_cents``, ``return_codes``, ``next_action``), written with it."""
+    if not isinstance(moves, pl.DataFrame):
+        moves = pl.DataFrame(
+            [(line_id, to.value, note) for line_id, to, note in moves],
+            schema={"line_id": pl.String, "to_state": pl.String, "note": pl.String},
+            orient="row",
+        )
+    if moves.height == 0:
+        return
+    i, m = tables.claim_items, _MOVES
+    # Created and dropped inside the transaction: a rollback (any error below) takes it away with everything else.
+    _MOVES.create(connection)
+    frame = moves.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+    insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns))
+    if "state" in moves.columns:  # the caller read the current states in this transaction
+        current = frame.select("seq", "state")
+        frame = frame.drop("state")
+    else:
+        current = read_frame(
+            connection,
+            select(m.c.seq, i.c.state).join(i, i.c.line_id == m.c.line_id),
+            {"seq": pl.Int64, "state": pl.String},
+        )
+    allowed = pl.DataFrame(
+        [(a.value, b.value) for a, targets in TRANSITIONS.items() for b in targets],
+        schema={"state": pl.String, "to_state": pl.String},
+        orient="row",
+    )
+    steps = frame.join(current, on="seq", how="left").sort("seq")
+    illegal = steps.join(allowed.with_columns(pl.lit(True).alias("_ok")), on=["state", "to_state"], how="left")
+    illegal = illegal.filter(pl.col("_ok").is_null()).sort("seq")
+    if illegal.height:
+        first = illegal.row(0, named=True)
+        if first["state"] is None:
+            raise KeyError(first["line_id"])
+        raise IllegalTransitionError(first["line_id"], ClaimState(first["state"]), ClaimState(first["to_state"]))
+    _record_transitions_of(
+        connection,
+        select(m.c.line_id, i.c.state, m.c.to_state, m.c.note).join(i, i.c.line_id == m.c.line_id).order_by(m.c.seq),
+        at,
+        actor,
+    )
+    values: dict[str, Any] = {"state": m.c.to_state}
+    if answers:
+        values |= {"awarded_cents": m.c.awarded_cents, "return_codes": m.c.return_codes, "next_action": m.c.next_action}
+    connection.execute(update(i).values(values).where(i.c.line_id == m.c.line_id))
+    _MOVES.drop(connection)
 
 
 def resubmit(
@@ -517,23 +912,20 @@ def _may_see_batch(principal: Principal, row: Any) -> bool:
     return False
 
 
-def claim_batch(connection: Connection, row: Any) -> ClaimBatch:
-    """The stored batch as the in-memory model the formats write."""
-    i = tables.claim_items
-    lines = tuple(
-        ClaimBatchLine(
-            line_id=r.line_id,
-            bsn=r.bsn,
-            prestatie_code=r.prestatie_code,
-            service_start=r.service_start,
-            service_end=r.service_end,
-            quantity=Decimal(int(r.quantity_hundredths)) / 100,
-            amount_cents=int(r.amount_cents),
-            debit_credit=DebitCredit(r.debit_credit),
-            original_line_id=r.original_line_id,
-        )
-        for r in connection.execute(select(i).where(i.c.batch_id == row.batch_id).order_by(i.c.bsn, i.c.line_id))
-    )
+_BATCH_LINE_SCHEMA: dict[str, Any] = {
+    "line_id": pl.String,
+    "bsn": pl.String,
+    "prestatie_code": pl.String,
+    "service_start": pl.Date,
+    "service_end": pl.Date,
+    "quantity_hundredths": pl.Int64,
+    "amount_cents": pl.Int64,
+    "debit_credit": pl.String,
+    "original_line_id": pl.String,
+}
+
+
+def _header_of(row: Any) -> ClaimBatch:
     return ClaimBatch(
         sender_agb=row.sender_agb,
         receiver_uzovi=row.uzovi,
@@ -541,8 +933,27 @@ def claim_batch(connection: Connection, row: Any) -> ClaimBatch:
         creation_date=row.creation_date,
         period_start=row.period_start,
         period_end=row.period_end,
-        lines=lines,
+        lines=(),
     )
+
+
+def claim_batch_lines(connection: Connection, batch_id: str) -> pl.DataFrame:
+    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line."""
+    i = tables.claim_items
+    query = (
+        select(*(i.c[name] for name in _BATCH_LINE_SCHEMA))
+        .where(i.c.batch_id == batch_id)
+        .order_by(i.c.bsn, i.c.line_id)
+    )
+    frame = read_frame(connection, query, _BATCH_LINE_SCHEMA)
+    return frame.with_columns(
+        pl.lit(None, dtype=pl.Date).alias("birth_date"), pl.lit([], dtype=pl.List(pl.String)).alias("comments")
+    ).select(list(LINE_SCHEMA))
+
+
+def claim_batch(connection: Connection, row: Any) -> ClaimBatch:
+    """The stored batch as the in-memory model the formats write."""
+    return replace(_header_of(row), lines=lines_from_frame(claim_batch_lines(connection, row.batch_id)))
 
 
 def export_batch(
@@ -557,16 +968,12 @@ def export_batch(
     at = at or datetime.now(UTC)
     with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, batch_id)
-        data = get_format(fmt).write(claim_batch(connection, row))
+        if fmt == "kz301":  # the national batches: written column by column
+            data = write_claim_frame(_header_of(row), claim_batch_lines(connection, batch_id))
+        else:
+            data = get_format(fmt).write(claim_batch(connection, row))
         if row.state == "ready":
-            i = tables.claim_items
-            ids = list(connection.execute(select(i.c.line_id).where(i.c.batch_id == batch_id)).scalars())
-            _move(
-                connection,
-                [(line_id, ClaimState.SENT, f"sent in {fmt} file") for line_id in ids],
-                at,
-                principal.username,
-            )
+            _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
             sha = hashlib.sha256(data).hexdigest()
             connection.execute(
                 update(tables.claim_batches)
@@ -588,7 +995,48 @@ def export_batch(
     return data
 
 
+def _send_lines(connection: Connection, batch_id: str, note: str, at: datetime, actor: str) -> None:
+    """Every line of the batch ``ready → sent``, checked against the lifecycle table, with its history row."""
+    i = tables.claim_items
+    sendable = [state.value for state, targets in TRANSITIONS.items() if ClaimState.SENT in targets]
+    not_sendable = connection.execute(
+        select(i.c.line_id, i.c.state)
+        .where(i.c.batch_id == batch_id, i.c.state.not_in(sendable))
+        .order_by(func.length(i.c.line_id), i.c.line_id)
+        .limit(1)
+    ).first()
+    if not_sendable is not None:
+        raise IllegalTransitionError(not_sendable.line_id, ClaimState(not_sendable.state), ClaimState.SENT)
+    _record_transitions_of(
+        connection,
+        select(i.c.line_id, i.c.state, literal(ClaimState.SENT.value), literal(note))
+        .where(i.c.batch_id == batch_id)
+        .order_by(func.length(i.c.line_id), i.c.line_id),
+        at,
+        actor,
+    )
+    connection.execute(update(i).where(i.c.batch_id == batch_id).values(state=ClaimState.SENT.value))
+
+
 # --- returns --------------------------------------------------------------------------------------------------
+
+
+def _read_return(data: bytes, fmt: str) -> tuple[ReturnBatch, pl.DataFrame]:
+    """The return's header and its lines as a frame (``claims.batch.RETURN_SCHEMA``); KZ302 column by column."""
+    if fmt == "kz302":
+        return read_return_frame(data)
+    returned: ReturnBatch = get_format(fmt).read(data)
+    return replace(returned, lines=()), return_lines_frame(returned.lines)
+
+
+_ITEM_STATE_SCHEMA: dict[str, Any] = {
+    "line_id": pl.String,
+    "state": pl.String,
+    "kind": pl.String,
+    "item_debit_credit": pl.String,
+    "pregnancy_id": pl.String,
+    "phase": pl.String,
+}
 
 
 def apply_return(
@@ -606,10 +1054,10 @@ def apply_return(
     """
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, RETURN_FORMATS, "return file")
-    returned: ReturnBatch = get_format(fmt).read(data)
+    returned, lines = _read_return(data, fmt)
     at = at or datetime.now(UTC)
     summary = ReturnSummary(returned.batch_id)
-    breakers: set[str] = set()
+    breakers: list[str] = []
     i = tables.claim_items
     with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, returned.batch_id)
@@ -618,65 +1066,89 @@ def apply_return(
                 f"the return names sender {returned.sender_agb} and insurer {returned.receiver_uzovi}, "
                 f"batch {row.batch_id} was sent by {row.sender_agb} to {row.uzovi}"
             )
-        items = {r.line_id: r for r in connection.execute(select(i).where(i.c.batch_id == row.batch_id))}
-        unknown = [r.line.line_id for r in returned.lines if r.line.line_id not in items]
+        items = read_frame(
+            connection,
+            select(i.c.line_id, i.c.state, i.c.kind, i.c.debit_credit, i.c.pregnancy_id, i.c.phase).where(
+                i.c.batch_id == row.batch_id
+            ),
+            _ITEM_STATE_SCHEMA,
+        )
+        answered = lines.join(items, on="line_id", how="left", maintain_order="left")
+        unknown = answered.filter(pl.col("state").is_null())["line_id"].head(5).to_list()
         if unknown:
-            raise ClaimsError(f"return lines not in batch {row.batch_id}: {', '.join(unknown[:5])}")
+            raise ClaimsError(f"return lines not in batch {row.batch_id}: {', '.join(unknown)}")
+        codes = pl.concat_list("insured_return_codes", "return_codes")
+        answered = answered.with_columns(codes.alias("_codes"))
         known = return_codes()
-        for r in returned.lines:
-            for code in (*r.insured_return_codes, *r.return_codes):
-                if code not in known:
-                    raise ClaimsError(f"line {r.line.line_id}: return code {code} is not in the COD954 list")
-        moves: list[tuple[str, ClaimState, str]] = []
-        outcomes: list[dict[str, Any]] = []
-        for r in returned.lines:
-            item = items[r.line.line_id]
-            if item.state != ClaimState.SENT:
-                summary.already_applied += 1
-                continue
-            outcome = r.outcome()
-            codes = [*r.insured_return_codes, *r.return_codes]
-            action = next_action_for(codes, outcome)
-            outcomes.append(
-                {
-                    "b_line": item.line_id,
-                    "b_awarded": r.awarded_cents,
-                    "b_codes": " ".join(codes) or None,
-                    "b_action": action,
-                }
+        strange = answered.filter(pl.col("_codes").list.eval(~pl.element().is_in(list(known))).list.any())
+        if strange.height:
+            first = strange.row(0, named=True)
+            code = next(c for c in first["_codes"] if c not in known)
+            raise ClaimsError(f"line {first['line_id']}: return code {code} is not in the COD954 list")
+        summary.already_applied = int((answered["state"] != ClaimState.SENT.value).sum())
+        claimed = pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
+        awarded = pl.col("awarded_cents")
+        moves = (
+            answered.filter(pl.col("state") == ClaimState.SENT.value)
+            .with_columns(
+                # ReturnLine.outcome(), for every line at once.
+                pl.when((awarded == 0) & ((claimed != 0) | (pl.col("_codes").list.len() > 0)))
+                .then(pl.lit(ClaimState.REJECTED.value))
+                .when(awarded == claimed)
+                .then(pl.lit(ClaimState.ACCEPTED.value))
+                .otherwise(pl.lit(ClaimState.PARTIALLY_ACCEPTED.value))
+                .alias("to_state"),
+                pl.col("_codes").list.join(" ").alias("_joined"),
             )
-            moves.append((item.line_id, outcome, f"return {returned.insurer_reference}: {' '.join(codes) or 'ok'}"))
-            summary.awarded_cents += r.awarded_cents
-            if outcome is ClaimState.ACCEPTED:
-                summary.accepted += 1
-            elif outcome is ClaimState.PARTIALLY_ACCEPTED:
-                summary.partially_accepted += 1
-            else:
-                summary.rejected += 1
-            if BUNDLE_BREAKER_CODE in codes and item.kind == "integral" and item.debit_credit == "D":
-                breakers.add(item.pregnancy_id)
-                connection.execute(
-                    insert(tables.reported_overlaps).values(
-                        pregnancy_id=item.pregnancy_id,
-                        phase=item.phase,
-                        line_id=item.line_id,
-                        return_code=BUNDLE_BREAKER_CODE,
-                        reported_at=at,
-                    )
-                )
-        if outcomes:
+            .with_columns(
+                pl.when(pl.col("_joined") == "").then(None).otherwise(pl.col("_joined")).alias("return_codes"),
+                pl.concat_str(
+                    pl.lit(f"return {returned.insurer_reference}: "),
+                    pl.when(pl.col("_joined") == "").then(pl.lit("ok")).otherwise(pl.col("_joined")),
+                ).alias("note"),
+            )
+        )
+        actions = {
+            (joined, state): next_action_for(joined.split(" ") if joined else [], ClaimState(state))
+            for joined, state in moves.select("_joined", "to_state").unique().iter_rows()
+        }
+        moves = moves.join(
+            pl.DataFrame(
+                [(joined, state, action) for (joined, state), action in actions.items()],
+                schema={"_joined": pl.String, "to_state": pl.String, "next_action": pl.String},
+                orient="row",
+            ),
+            on=["_joined", "to_state"],
+            how="left",
+            maintain_order="left",
+        )
+        counts = dict(moves.group_by("to_state").len().iter_rows())
+        summary.accepted = int(counts.get(ClaimState.ACCEPTED.value, 0))
+        summary.partially_accepted = int(counts.get(ClaimState.PARTIALLY_ACCEPTED.value, 0))
+        summary.rejected = int(counts.get(ClaimState.REJECTED.value, 0))
+        summary.awarded_cents = int(moves["awarded_cents"].sum() or 0)
+        hits = moves.filter(
+            pl.col("_codes").list.contains(BUNDLE_BREAKER_CODE)
+            & (pl.col("kind") == "integral")
+            & (pl.col("item_debit_credit") == "D")
+        )
+        breakers = hits["pregnancy_id"].unique(maintain_order=True).to_list()
+        if hits.height:  # a few per batch: the moment goes through SQLAlchemy's own types
             connection.execute(
-                update(i)
-                .where(i.c.line_id == bindparam("b_line"))
-                .values(
-                    awarded_cents=bindparam("b_awarded"),
-                    return_codes=bindparam("b_codes"),
-                    next_action=bindparam("b_action"),
-                ),
-                outcomes,
+                insert(tables.reported_overlaps),
+                [
+                    {**hit, "return_code": BUNDLE_BREAKER_CODE, "reported_at": at}
+                    for hit in hits.select("pregnancy_id", "phase", "line_id").iter_rows(named=True)
+                ],
             )
-        _move(connection, moves, at, principal.username)
-        if moves:
+        _move(
+            connection,
+            moves.select("line_id", "state", "to_state", "note", "awarded_cents", "return_codes", "next_action"),
+            at,
+            principal.username,
+            answers=True,
+        )
+        if moves.height:
             # The file's identity is unique in the database: the same return is booked once (migration 0006).
             connection.execute(
                 insert(tables.claim_returns).values(
@@ -684,7 +1156,7 @@ def apply_return(
                     batch_id=row.batch_id,
                     format=fmt,
                     reference=returned.insurer_reference[:100],
-                    lines=len(moves),
+                    lines=moves.height,
                     awarded_cents=summary.awarded_cents,
                     applied_at=at,
                     actor=principal.username,
@@ -824,11 +1296,10 @@ def member_batches(
     scope = principal if principal.role is not Role.MEMBER else SYSTEM_VIEW
     i = tables.claim_items
     with db.unit_of_work() as connection:
-        lines = [
-            r
-            for r in _latest_lines(connection, scope, period_start, period_end, include_mono=True)
-            if r.kind == "mono" and r.claimant_agb == agb
-        ]
+        mine = _latest_lines(connection, scope, period_start, period_end, include_mono=True).filter(
+            (pl.col("kind") == "mono") & (pl.col("claimant_agb") == agb)
+        )
+        lines = [SimpleNamespace(**r) for r in mine.iter_rows(named=True)]
         claimed = {
             (r.run_id, r.decision_line_no)
             for chunk in range(0, len(lines), 900)

@@ -1,11 +1,15 @@
 """Use case: decide every pregnancy (or some) and store the decisions with their rule-set versions.
 
-Inputs are read in bulk (activities as columns), trajectories are decided one by one by the pure engine, and
-results are written set-wise. A run is reproducible: it stores ``as_of`` and, per phase, the rule-set version.
+Inputs are read in bulk as columns and decided set-wise by the columnar engine (``rules.bulk.decide_frames``, a
+national year in seconds); only pregnancies with an insurer-reported overlap (return code 0587, which the columnar
+rules do not know) go through the pure engine (``rules.engine.decide_bundle``) one by one, as does everything when
+a caller wants each decision as an object (``on_decision``). Both give the same frames, and the run is written
+set-wise from them. A run is reproducible: it stores ``as_of`` and, per phase, the rule-set version.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,18 +18,20 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from integraal.data.loader import load_catalogue
 from integraal.domain.activity import Activity
+from integraal.domain.catalogue import Catalogue
 from integraal.domain.pregnancy import Pregnancy
-from integraal.rules.decision import ActivityOutcome, Disposition, PregnancyDecision
+from integraal.rules.bulk import ACTIVITIES_SCHEMA, CLAIMS_SCHEMA, PHASES_SCHEMA, BulkDecisions, decide_frames
+from integraal.rules.decision import ActivityOutcome, Disposition, Outcome, PregnancyDecision
 from integraal.rules.engine import DecisionContext, decide_bundle
 from integraal.rules.matching import TrajectoryIndex
 from integraal.rules.reasons import ReasonCode
 from integraal.services import audit
 from integraal.store import tables
-from integraal.store.bulk import insert_frame
+from integraal.store.bulk import in_values, insert_frame, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import (
     load_activities,
@@ -33,6 +39,32 @@ from integraal.store.repositories import (
     load_pregnancies,
     load_pregnancies_of_bsn,
 )
+
+PREGNANCY_SCHEMA: dict[str, pl.DataType] = {
+    "pregnancy_id": pl.String(),
+    "bsn": pl.String(),
+    "uzovi": pl.String(),
+    "igo_id": pl.String(),
+    "intake_date": pl.Date(),
+    "due_date": pl.Date(),
+    "labour_date": pl.Date(),
+    "end_date": pl.Date(),
+    "end_reason": pl.String(),
+    "referral_date": pl.Date(),
+    "referral_stage": pl.String(),
+}
+"""The pregnancies as ``decide_frames`` reads them (storage column names)."""
+
+TRAJECTORY_SCHEMA: dict[str, pl.DataType] = {
+    "pregnancy_id": pl.String(),
+    "bsn": pl.String(),
+    "intake_date": pl.Date(),
+    "end_date": pl.Date(),
+}
+"""What matching an activity to a trajectory needs of a pregnancy."""
+
+_OUTCOME_COLUMNS = ("activity_id", "pregnancy_id", "disposition", "reason", "phase")
+_PROGRESS_STEP = 2_000
 
 
 @dataclass(slots=True)
@@ -67,67 +99,379 @@ def decide_all(
     catalogue = load_catalogue()
     with db.unit_of_work() as connection:
         context = load_context(connection, catalogue)
-        pregnancies = load_pregnancies(connection, pregnancy_ids)
-        bsns = sorted({p.bsn for p in pregnancies}) if pregnancy_ids is not None else None
+        pregnancies = _load_pregnancy_frame(connection, pregnancy_ids)
+        bsns = pregnancies["bsn"].unique().sort().to_list() if pregnancy_ids is not None else None
         activities = load_activities(connection, bsns)
+        # The pure engine decides what the columnar rules cannot (reported overlaps), or all when asked to.
+        if on_decision is not None:
+            objects = load_pregnancies(connection, pregnancy_ids)
+        else:
+            overlapping = {p for p, _ in context.reported_overlaps} & set(pregnancies["pregnancy_id"].to_list())
+            objects = load_pregnancies(connection, sorted(overlapping)) if overlapping else []
+        by_engine = {p.pregnancy_id for p in objects}
 
-    trailing = max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
-    index = TrajectoryIndex(pregnancies, trailing)
-    grouped, unmatched = _assign(activities, index, pregnancy_ids is None)
+    assigned, unmatched = _match(activities, pregnancies, _trailing_days(catalogue), pregnancy_ids is None)
+    loaded = activities.height
+    del activities
+    parts: list[BulkDecisions] = []
+    if by_engine:
+        engine_ids = pl.Series("engine", sorted(by_engine), dtype=pl.String).implode()
+        engine_part = assigned.filter(pl.col("pregnancy_id").is_in(engine_ids))
+        bulk_pregnancies = pregnancies.filter(~pl.col("pregnancy_id").is_in(engine_ids))
+    else:
+        engine_part = assigned.clear()
+        bulk_pregnancies = pregnancies
+    if bulk_pregnancies.height:
+        # Activities of trajectories not decided here come back with a null pregnancy id and are left out below:
+        # they were reported as unmatched, are decided by the engine, or are not this run's (some pregnancies).
+        without_overlaps = dataclasses.replace(context, reported_overlaps={})
+        parts.append(decide_frames(bulk_pregnancies, assigned, without_overlaps, as_of))
+        if progress is not None:
+            progress(bulk_pregnancies.height)
+    del assigned
+    if objects:
+        parts.append(_decide_one_by_one(objects, engine_part, context, as_of, on_decision, progress))
+    decided = _combine(parts)
 
-    summary = RunSummary(as_of=as_of, pregnancies=len(pregnancies), activities=activities.height)
-    summary.unmatched = len(unmatched)
-    for outcome in unmatched:
-        summary.dispositions[outcome.disposition.value] += 1
-        summary.activity_reasons[outcome.reason.value if outcome.reason else ""] += 1
+    summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
+    if store:
+        summary.run_id = _store_run(db, as_of, actor, pregnancies, decided, unmatched, summary)
+    return summary
 
-    writer = _RunWriter(db, as_of, actor, len(pregnancies), catalogue.years) if store else None
-    pregnancy_by_id = {p.pregnancy_id: p for p in pregnancies}
-    done = 0
-    for pregnancy_id, acts in _iter_groups(grouped, pregnancy_by_id):
-        pregnancy = pregnancy_by_id[pregnancy_id]
-        decision = decide_bundle(pregnancy, acts, context, as_of)
-        _count(summary, decision)
-        if writer is not None:
-            writer.add(pregnancy, decision)
+
+def _load_pregnancy_frame(connection: Connection, pregnancy_ids: Sequence[str] | None) -> pl.DataFrame:
+    """The pregnancies (all, or those named) as columns, sorted by id as Python sorts strings."""
+    t = tables.pregnancies
+    query = select(*(t.c[name] for name in PREGNANCY_SCHEMA))
+    if pregnancy_ids is not None:
+        query = query.where(in_values(t.c.pregnancy_id, pregnancy_ids))
+    # Sorted here, not by the database: PostgreSQL's collation may order ids differently from Python.
+    return read_frame(connection, query, PREGNANCY_SCHEMA).sort("pregnancy_id")
+
+
+def _trailing_days(catalogue: Catalogue) -> int:
+    """How long after its end a trajectory takes activities that name none: the longest postnatal phase."""
+    return max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
+
+
+def _decide_one_by_one(
+    pregnancies: Sequence[Pregnancy],
+    activities: pl.DataFrame,
+    context: DecisionContext,
+    as_of: date,
+    on_decision: Callable[[PregnancyDecision], None] | None,
+    progress: Callable[[int], None] | None,
+) -> BulkDecisions:
+    """``decide_bundle`` per pregnancy (in id order), collected into the frames ``decide_frames`` gives."""
+    by_id = {p.pregnancy_id: p for p in pregnancies}
+    decided: list[tuple[Pregnancy, PregnancyDecision]] = []
+    for pregnancy_id, acts in _iter_groups(activities, by_id):
+        decision = decide_bundle(by_id[pregnancy_id], acts, context, as_of)
         if on_decision is not None:
             on_decision(decision)
-        done += 1
-        if progress is not None and done % 2_000 == 0:
-            progress(2_000)
-    if progress is not None:
-        progress(done % 2_000)
-    if writer is not None:
-        writer.add_unmatched(unmatched)
-        summary.run_id = writer.finish(summary)
+        decided.append((by_id[pregnancy_id], decision))
+        if progress is not None and len(decided) % _PROGRESS_STEP == 0:
+            progress(_PROGRESS_STEP)
+    if progress is not None and len(decided) % _PROGRESS_STEP:
+        progress(len(decided) % _PROGRESS_STEP)
+    return _decisions_as_frames([d for _, d in decided])
+
+
+def _decisions_as_frames(decisions: Sequence[PregnancyDecision]) -> BulkDecisions:
+    """Engine decisions as the frames of ``decide_frames`` (claim lines in the engine's order)."""
+    phases: list[tuple[Any, ...]] = []
+    claims: list[tuple[Any, ...]] = []
+    outcomes: list[tuple[Any, ...]] = []
+    for decision in decisions:
+        for phase in decision.phases:
+            phases.append(
+                (
+                    decision.pregnancy_id,
+                    phase.phase.value,
+                    phase.outcome.value,
+                    " ".join(phase.reason_codes),
+                    phase.ruleset_version,
+                    phase.contract_id,
+                )
+            )
+            claims.extend(
+                (
+                    line.pregnancy_id,
+                    line.phase.value,
+                    line.kind.value,
+                    line.prestatie_code,
+                    line.claimant_agb,
+                    line.uzovi,
+                    int(line.quantity * 100),
+                    line.tariff_cents,
+                    line.amount_cents,
+                    line.service_start,
+                    line.service_end,
+                    line.declaration_date,
+                    line.tariff_source,
+                    " ".join(line.activity_ids),
+                )
+                for line in phase.claims
+            )
+        outcomes.extend(
+            (
+                o.activity_id,
+                decision.pregnancy_id,
+                o.disposition.value,
+                o.reason.value if o.reason else None,
+                o.phase.value if o.phase else None,
+                o.prestatie_code,
+            )
+            for o in decision.activities
+        )
+    return BulkDecisions(
+        phases=pl.DataFrame(phases, schema=PHASES_SCHEMA, orient="row"),
+        claims=pl.DataFrame(claims, schema=CLAIMS_SCHEMA, orient="row"),
+        activities=pl.DataFrame(outcomes, schema=ACTIVITIES_SCHEMA, orient="row"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A run's decisions, ready to be counted and stored."""
+
+    phases: pl.DataFrame  # ``PHASES_SCHEMA``, in pregnancy id and phase order
+    claims: pl.DataFrame  # ``CLAIMS_SCHEMA``, in the engine's order: the running number is the line number
+    not_claimed: pl.DataFrame  # the decided activities that were not claimed (``_OUTCOME_COLUMNS``)
+    tally: pl.DataFrame  # disposition, reason, n: every decided activity counted
+
+
+def _combine(parts: Sequence[BulkDecisions]) -> _Decided:
+    """The decisions of disjoint sets of pregnancies as one run, in pregnancy id order.
+
+    Each part is in id order and holds whole pregnancies, so a stable sort on the id alone keeps the engine's
+    order of phases and claim lines within a pregnancy. Activity rows without a pregnancy id were not decided in
+    that part; the millions of activity rows are only filtered and counted, never copied whole."""
+    if not parts:
+        parts = [_decisions_as_frames([])]
+    decided = pl.col("pregnancy_id").is_not_null()
+    queries = [
+        query
+        for part in parts
+        for query in (
+            part.activities.lazy()
+            .filter(decided & (pl.col("disposition") != Disposition.CLAIMED.value))
+            .select(_OUTCOME_COLUMNS),
+            part.activities.lazy().filter(decided).group_by("disposition", "reason").len("n"),
+        )
+    ]
+    frames = pl.collect_all(queries)
+
+    def joined(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        return frames[0] if len(frames) == 1 else pl.concat(frames).sort("pregnancy_id", maintain_order=True)
+
+    return _Decided(
+        phases=joined([p.phases for p in parts]),
+        claims=joined([p.claims for p in parts]),
+        not_claimed=pl.concat(frames[0::2]).sort("pregnancy_id", "activity_id"),
+        tally=pl.concat(frames[1::2]),
+    )
+
+
+def _summarise(decided: _Decided, unmatched: pl.Series, as_of: date, pregnancies: int, activities: int) -> RunSummary:
+    """The run's counts and amounts, by group-bys over its frames."""
+    summary = RunSummary(as_of=as_of, pregnancies=pregnancies, activities=activities, unmatched=unmatched.len())
+    phases, claims, tally = decided.phases, decided.claims, decided.tally
+    summary.outcomes.update(
+        {(phase, outcome): n for phase, outcome, n in phases.group_by("phase", "outcome").len().iter_rows()}
+    )
+    reasons = phases.select(pl.col("reasons").str.split(" ").explode()).filter(pl.col("reasons") != "")
+    summary.reasons.update(dict(reasons.group_by("reasons").len().iter_rows()))
+    for kind, amount, n in claims.group_by("kind").agg(pl.col("amount_cents").sum(), pl.len()).iter_rows():
+        summary.amounts[kind] = int(amount)
+        summary.lines[kind] = int(n)
+    summary.dispositions.update(dict(tally.group_by("disposition").agg(pl.col("n").sum()).iter_rows()))
+    not_claimed = tally.filter(pl.col("reason").is_not_null() & (pl.col("disposition") != Disposition.CLAIMED.value))
+    summary.activity_reasons.update(dict(not_claimed.group_by("reason").agg(pl.col("n").sum()).iter_rows()))
+    if unmatched.len():
+        summary.dispositions[Disposition.REPORTED.value] += unmatched.len()
+        summary.activity_reasons[ReasonCode.NO_TRAJECTORY.value] += unmatched.len()
+    # Every pregnancy of the run is decided: fully integral unless one of its phases is anything else.
+    whole = (Outcome.INTEGRAL.value, Outcome.NOT_APPLICABLE.value)
+    summary.pregnancies_fully_integral = pregnancies - _distinct_pregnancies(
+        phases.filter(~pl.col("outcome").is_in(whole))
+    )
+    summary.pregnancies_with_fallback = _distinct_pregnancies(
+        phases.filter(pl.col("outcome") == Outcome.FALLBACK.value)
+    )
     return summary
+
+
+def _distinct_pregnancies(frame: pl.DataFrame) -> int:
+    return int(frame["pregnancy_id"].n_unique()) if frame.height else 0
+
+
+def _store_run(
+    db: Database,
+    as_of: date,
+    actor: str,
+    pregnancies: pl.DataFrame,
+    decided: _Decided,
+    unmatched: pl.Series,
+    summary: RunSummary,
+) -> int:
+    """Write the run set-wise from the frames, in one transaction, and audit it."""
+    phase_rows = decided.phases.join(
+        pregnancies.select("pregnancy_id", "igo_id", "uzovi"), on="pregnancy_id", how="left", maintain_order="left"
+    )
+    claim_rows = decided.claims.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
+    # Only activities that were not claimed are stored (claimed ones are listed on their line), and the unmatched.
+    outcome_rows = pl.concat(
+        [
+            decided.not_claimed,
+            pl.DataFrame({"activity_id": unmatched}).select(
+                "activity_id",
+                pl.lit(None, dtype=pl.String).alias("pregnancy_id"),
+                pl.lit(Disposition.REPORTED.value, dtype=pl.String).alias("disposition"),
+                pl.lit(ReasonCode.NO_TRAJECTORY.value, dtype=pl.String).alias("reason"),
+                pl.lit(None, dtype=pl.String).alias("phase"),
+            ),
+        ]
+    )
+    versions = sorted(v for v in phase_rows["ruleset_version"].unique().to_list() if v)
+    with db.unit_of_work() as connection:
+        result = connection.execute(
+            insert(tables.decision_runs).values(
+                as_of=as_of,
+                created_at=datetime.now(UTC),
+                actor=actor,
+                pregnancies=summary.pregnancies,
+                ruleset_versions=" ".join(versions),
+            )
+        )
+        run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        run = pl.lit(run_id, dtype=pl.Int64).alias("run_id")
+        insert_frame(connection, tables.phase_decisions, phase_rows.with_columns(run))
+        insert_frame(connection, tables.claim_lines, claim_rows.with_columns(run))
+        insert_frame(connection, tables.activity_outcomes, outcome_rows.with_columns(run))
+        audit.record(
+            connection,
+            actor,
+            "decide",
+            "decision_run",
+            str(run_id),
+            as_of=as_of.isoformat(),
+            pregnancies=summary.pregnancies,
+            integral_cents=summary.amounts.get("integral", 0),
+            mono_cents=summary.amounts.get("mono", 0),
+        )
+    return run_id
+
+
+# --- matching activities to trajectories --------------------------------------------------------------------
 
 
 def _assign(
     frame: pl.DataFrame, index: TrajectoryIndex, report_unmatched: bool
 ) -> tuple[pl.DataFrame, list[ActivityOutcome]]:
     """Give every activity its trajectory: the id it names, or the one running on its date for its BSN."""
-    missing = frame.filter(pl.col("pregnancy_id").is_null())
-    found_ids: list[str | None] = []
-    unmatched: list[ActivityOutcome] = []
-    for activity_id, bsn, day in missing.select("activity_id", "bsn", "date").iter_rows():
-        pregnancy = index.running_on(bsn, day)
-        found_ids.append(pregnancy.pregnancy_id if pregnancy else None)
-        if pregnancy is None and report_unmatched:
-            unmatched.append(ActivityOutcome(activity_id, Disposition.REPORTED, ReasonCode.NO_TRAJECTORY))
-    resolved = missing.with_columns(pl.Series("pregnancy_id", found_ids, dtype=pl.Utf8)).filter(
-        pl.col("pregnancy_id").is_not_null()
+    trajectories = [p for pregnancy_id in index.ids() if (p := index.get(pregnancy_id)) is not None]
+    frame_of_index = pl.DataFrame(
+        {
+            "pregnancy_id": [p.pregnancy_id for p in trajectories],
+            "bsn": [p.bsn for p in trajectories],
+            "intake_date": [p.intake_date for p in trajectories],
+            "end_date": [p.end_date for p in trajectories],
+        },
+        schema=TRAJECTORY_SCHEMA,
     )
-    assigned = pl.concat([frame.filter(pl.col("pregnancy_id").is_not_null()), resolved])
-    # Named trajectories that do not exist (deleted since) are reported, not lost.
+    assigned, unmatched = _match(frame, frame_of_index, index.trailing_days, report_unmatched)
+    return assigned, [ActivityOutcome(a, Disposition.REPORTED, ReasonCode.NO_TRAJECTORY) for a in unmatched]
+
+
+def _match(
+    frame: pl.DataFrame, trajectories: pl.DataFrame, trailing_days: int, report_unmatched: bool
+) -> tuple[pl.DataFrame, pl.Series]:
+    """``_assign`` on a frame of trajectories (``TRAJECTORY_SCHEMA``); the unmatched as sorted activity ids.
+
+    Activities naming a trajectory keep it, also one that does not exist (deleted since): those are reported,
+    not lost. The others get ``running_on``'s trajectory; the ones that fit none are reported."""
+    missing = frame.select(pl.arg_where(pl.col("pregnancy_id").is_null())).to_series()
+    found = _running_on(frame[missing], trajectories, trailing_days)
+    # Filled in place: activities come from storage in the engine's order, those naming no trajectory included.
+    assigned = frame.with_columns(frame["pregnancy_id"].scatter(missing, found)) if missing.len() else frame
+    unmatched = pl.Series("activity_id", [], dtype=pl.String)
+    if found.null_count():
+        if report_unmatched:
+            unmatched = frame["activity_id"].gather(missing.filter(found.is_null()))
+        assigned = assigned.filter(pl.col("pregnancy_id").is_not_null())
     if report_unmatched:
-        known = pl.Series("known", index.ids(), dtype=pl.Utf8)
-        orphans = assigned.filter(~pl.col("pregnancy_id").is_in(known.implode()))
-        unmatched.extend(
-            ActivityOutcome(a, Disposition.REPORTED, ReasonCode.NO_TRAJECTORY) for a in orphans["activity_id"]
+        # The ids named, once per run of equal ids (the frame is mostly in id order), looked up in the known ones.
+        named = assigned["pregnancy_id"].rle().struct.field("value")
+        unknown = named.filter(~named.is_in(trajectories["pregnancy_id"].implode()))
+        if unknown.len():
+            orphans = assigned.filter(pl.col("pregnancy_id").is_in(unknown.implode()))
+            unmatched = pl.concat([unmatched, orphans["activity_id"]])
+        unmatched = unmatched.sort()
+    return assigned if _is_in_order(assigned) else assigned.sort(_ORDER), unmatched
+
+
+_ORDER = ("pregnancy_id", "date", "activity_id")
+
+
+def _is_in_order(frame: pl.DataFrame) -> bool:
+    """Are the rows strictly sorted by (pregnancy id, date, activity id)? (Activity ids are unique.)"""
+    pregnancy, day, activity = (pl.col(name) for name in _ORDER)
+    same = pregnancy == pregnancy.shift()
+    ordered = (pregnancy > pregnancy.shift()) | (
+        same & ((day > day.shift()) | ((day == day.shift()) & (activity > activity.shift())))
+    )
+    return bool(frame.select(ordered.fill_null(True).all()).item())
+
+
+def _running_on(activities: pl.DataFrame, trajectories: pl.DataFrame, trailing_days: int) -> pl.Series:
+    """``TrajectoryIndex.running_on`` for every row (``bsn``, ``date``): the pregnancy id, or null.
+
+    That is the woman's trajectory with the latest (intake date, id) among those begun by the date whose end plus
+    ``trailing_days`` is not before it. Numbering the trajectories in (intake, id) order makes "begun by the date"
+    a bound on the number, so an as-of join per BSN finds the latest; where that one ended too long ago, an older
+    one may still run (rare): those few rows try every older trajectory of the woman."""
+    if activities.height == 0:
+        return pl.Series("pregnancy_id", [], dtype=pl.String)
+    ordered = (
+        trajectories.select(
+            "pregnancy_id", "bsn", "intake_date", (pl.col("end_date") + pl.duration(days=trailing_days)).alias("_until")
         )
-    unmatched.sort(key=lambda o: o.activity_id)
-    return assigned.sort("pregnancy_id", "date", "activity_id"), unmatched
+        .sort("intake_date", "pregnancy_id")
+        .with_row_index("_ord")
+        .with_columns(pl.col("_ord").cast(pl.Int64))
+    )
+    bound = ordered["intake_date"].search_sorted(activities["date"], side="right").cast(pl.Int64) - 1
+    runs = pl.col("_until").is_null() | (pl.col("date") <= pl.col("_until"))
+    latest = (
+        activities.select("bsn", "date")
+        .with_row_index("_i")
+        .with_columns(bound.alias("_bound"))
+        .sort("_bound")
+        .join_asof(
+            ordered.drop("intake_date"),
+            left_on="_bound",
+            right_on="_ord",
+            by="bsn",
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted on the key just above
+        )
+        .with_columns(pl.when(runs).then(pl.col("pregnancy_id")).alias("pregnancy_id"))
+    )
+    too_old = latest.filter(pl.col("_ord").is_not_null() & pl.col("pregnancy_id").is_null())
+    older = (
+        too_old.select("_i", "bsn", "date", pl.col("_ord").alias("_latest"))
+        .join(ordered.drop("intake_date"), on="bsn")
+        .filter((pl.col("_ord") < pl.col("_latest")) & runs)
+        .group_by("_i")
+        .agg(pl.col("pregnancy_id").sort_by("_ord").last().alias("_older"))
+    )
+    return (
+        latest.join(older, on="_i", how="left")
+        .sort("_i")
+        .select(pl.coalesce("pregnancy_id", "_older").alias("pregnancy_id"))
+        .to_series()
+    )
 
 
 def _iter_groups(frame: pl.DataFrame, pregnancies: dict[str, Pregnancy]) -> Iterator[tuple[str, list[Activity]]]:
@@ -157,130 +501,6 @@ def _iter_groups(frame: pl.DataFrame, pregnancies: dict[str, Pregnancy]) -> Iter
             for i in range(start, position)
         ]
         yield pregnancy_id, acts
-
-
-def _count(summary: RunSummary, decision: PregnancyDecision) -> None:
-    fallback = False
-    integral = True
-    for phase in decision.phases:
-        summary.outcomes[(phase.phase.value, phase.outcome.value)] += 1
-        for reason in phase.reasons:
-            summary.reasons[reason.code.value] += 1
-        for line in phase.claims:
-            summary.amounts[line.kind.value] += line.amount_cents
-            summary.lines[line.kind.value] += 1
-        fallback = fallback or phase.outcome.value == "fallback"
-        integral = integral and phase.outcome.value in ("integral", "not_applicable")
-    summary.pregnancies_fully_integral += integral
-    summary.pregnancies_with_fallback += fallback
-    for outcome in decision.activities:
-        summary.dispositions[outcome.disposition.value] += 1
-        if outcome.reason is not None and outcome.disposition is not Disposition.CLAIMED:
-            summary.activity_reasons[outcome.reason.value] += 1
-
-
-class _RunWriter:
-    """Buffers a run's rows and writes them set-wise in one transaction at the end."""
-
-    def __init__(self, db: Database, as_of: date, actor: str, pregnancies: int, years: list[int]) -> None:
-        self.db = db
-        self.as_of = as_of
-        self.actor = actor
-        self.pregnancies = pregnancies
-        self.years = years
-        self.phase_rows: list[dict[str, Any]] = []
-        self.claim_rows: list[dict[str, Any]] = []
-        self.outcome_rows: list[dict[str, Any]] = []
-
-    def add(self, pregnancy: Pregnancy, decision: PregnancyDecision) -> None:
-        for phase in decision.phases:
-            self.phase_rows.append(
-                {
-                    "pregnancy_id": decision.pregnancy_id,
-                    "phase": phase.phase.value,
-                    "outcome": phase.outcome.value,
-                    "reasons": " ".join(phase.reason_codes),
-                    "ruleset_version": phase.ruleset_version,
-                    "contract_id": phase.contract_id,
-                    "igo_id": pregnancy.igo_id,
-                    "uzovi": pregnancy.uzovi,
-                }
-            )
-            for line in phase.claims:
-                self.claim_rows.append(
-                    {
-                        "line_no": len(self.claim_rows) + 1,
-                        "pregnancy_id": line.pregnancy_id,
-                        "phase": line.phase.value,
-                        "kind": line.kind.value,
-                        "prestatie_code": line.prestatie_code,
-                        "claimant_agb": line.claimant_agb,
-                        "uzovi": line.uzovi,
-                        "quantity_hundredths": int(line.quantity * 100),
-                        "tariff_cents": line.tariff_cents,
-                        "amount_cents": line.amount_cents,
-                        "service_start": line.service_start,
-                        "service_end": line.service_end,
-                        "declaration_date": line.declaration_date,
-                        "tariff_source": line.tariff_source,
-                        "activity_ids": " ".join(line.activity_ids),
-                    }
-                )
-        for outcome in decision.activities:
-            if outcome.disposition is not Disposition.CLAIMED:
-                self.outcome_rows.append(_outcome_row(outcome, decision.pregnancy_id))
-
-    def add_unmatched(self, outcomes: Sequence[ActivityOutcome]) -> None:
-        self.outcome_rows.extend(_outcome_row(o, None) for o in outcomes)
-
-    def finish(self, summary: RunSummary) -> int:
-        with self.db.unit_of_work() as connection:
-            versions = sorted({r["ruleset_version"] for r in self.phase_rows if r["ruleset_version"]})
-            result = connection.execute(
-                insert(tables.decision_runs).values(
-                    as_of=self.as_of,
-                    created_at=datetime.now(UTC),
-                    actor=self.actor,
-                    pregnancies=self.pregnancies,
-                    ruleset_versions=" ".join(versions),
-                )
-            )
-            run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-            for table, rows in (
-                (tables.phase_decisions, self.phase_rows),
-                (tables.claim_lines, self.claim_rows),
-                (tables.activity_outcomes, self.outcome_rows),
-            ):
-                _insert_batches(connection, table, rows, run_id)
-            audit.record(
-                connection,
-                self.actor,
-                "decide",
-                "decision_run",
-                str(run_id),
-                as_of=self.as_of.isoformat(),
-                pregnancies=self.pregnancies,
-                integral_cents=summary.amounts.get("integral", 0),
-                mono_cents=summary.amounts.get("mono", 0),
-            )
-        return run_id
-
-
-def _outcome_row(outcome: ActivityOutcome, pregnancy_id: str | None) -> dict[str, Any]:
-    return {
-        "activity_id": outcome.activity_id,
-        "pregnancy_id": pregnancy_id,
-        "disposition": outcome.disposition.value,
-        "reason": outcome.reason.value if outcome.reason else None,
-        "phase": outcome.phase.value if outcome.phase else None,
-    }
-
-
-def _insert_batches(connection: Connection, table: Any, rows: list[dict[str, Any]], run_id: int) -> None:
-    if rows:
-        insert_frame(
-            connection, table, pl.DataFrame(rows, infer_schema_length=None).with_columns(run_id=pl.lit(run_id))
-        )
 
 
 def decision_as_json(decision: PregnancyDecision) -> dict[str, Any]:
@@ -325,8 +545,7 @@ def decide_one(
         context = load_context(connection, catalogue)
         frame = load_activities(connection, [pregnancies[0].bsn])
         siblings = load_pregnancies_of_bsn(connection, pregnancies[0].bsn)
-    trailing = max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
-    assigned, _ = _assign(frame, TrajectoryIndex(siblings, trailing), report_unmatched=False)
+    assigned, _ = _assign(frame, TrajectoryIndex(siblings, _trailing_days(catalogue)), report_unmatched=False)
     acts = next(
         (acts for pid, acts in _iter_groups(assigned, {pregnancy_id: pregnancies[0]}) if pid == pregnancy_id),
         [],

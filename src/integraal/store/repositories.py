@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from integraal.domain.catalogue import Catalogue
 from integraal.domain.contract import Contract, ContractBook, OverlapPolicy, PartialPolicy
@@ -102,11 +102,20 @@ def load_pregnancies_of_bsn(connection: Connection, bsn: str) -> list[Pregnancy]
 
 
 def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -> pl.DataFrame:
-    """All activities (or those of some women) as columns."""
-    t = tables.activities
+    """All activities as columns, or those of some women that name one of their trajectories or none.
+
+    With ``bsns`` this is what deciding, explaining or dividing those women's trajectories needs: an activity
+    naming a trajectory of another woman, or one that does not exist, is never decided with theirs. Found through
+    the trajectory index (a re-decision after a 0587 reads a few hundred women's activities, not a scan of a
+    national year's millions)."""
+    t, p = tables.activities, tables.pregnancies
     query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
     if bsns is not None:
-        query = query.where(in_values(t.c.bsn, bsns))
+        theirs = select(p.c.pregnancy_id).where(in_values(p.c.bsn, bsns))
+        query = query.where(
+            or_(t.c.pregnancy_id.in_(theirs.scalar_subquery()), t.c.pregnancy_id.is_(None)),
+            in_values(t.c.bsn, bsns),
+        )
     return read_frame(connection, query, ACTIVITY_SCHEMA)
 
 

@@ -15,6 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
 from integraal.claims.formats.errors import (
     EncodingError,
     FieldTypeError,
@@ -26,6 +30,9 @@ from integraal.claims.formats.errors import (
 
 RECORD_END = "\r\n"
 ENCODING = "ascii"
+
+Matrix = npt.NDArray[np.uint8]
+"""The records of a file as a byte matrix: one row per record (without CR LF), one column per position."""
 
 
 class FieldType(StrEnum):
@@ -201,3 +208,75 @@ def markdown_table(layout: RecordLayout) -> str:
     ]
     header = "| field | start | end | length | type | description |\n|---|---:|---:|---:|---|---|"
     return "\n".join([f"**{layout.record_type} — {layout.name}** ({layout.length} positions)", "", header, *rows])
+
+
+# --- columnar: whole files at once (a national batch has half a million records) ------------------------------
+
+
+def render_records(layout: RecordLayout, frame: pl.DataFrame, values: Mapping[str, pl.Expr]) -> pl.Series:
+    """One record per row of ``frame``, like :meth:`RecordLayout.render` but for all rows in one go.
+
+    ``values`` maps field names to expressions on ``frame``: N fields give non-negative integers or digit strings,
+    AN fields strings; missing fields and nulls are blank/zero. A value that does not fit is a programming error
+    (callers validate first) and raises ``ValueError``, as ``render`` does.
+    """
+    unknown = set(values) - {f.name for f in layout.fields}
+    if unknown:
+        raise ValueError(f"record {layout.record_type}: no fields named {sorted(unknown)}")
+    parts: list[pl.Expr] = []
+    for f in layout.fields:
+        value = values.get(f.name)
+        if f.name == "kenmerk_record":
+            parts.append(pl.lit(layout.record_type))
+        elif value is None:
+            parts.append(pl.lit(("0" if f.type is FieldType.N else " ") * f.length))
+        elif f.type is FieldType.N:
+            parts.append(value.cast(pl.String).fill_null("0").str.pad_start(f.length, "0"))
+        else:
+            parts.append(value.fill_null("").str.pad_end(f.length, " "))
+    records = frame.select(pl.concat_str(parts).alias("record")).to_series()
+    if records.len() and not (records.str.len_bytes() == layout.length).all():
+        raise ValueError(f"record {layout.record_type}: a value does not fit its field")
+    return records
+
+
+def record_matrix(data: bytes, record_length: int) -> Matrix | None:
+    """The records of ``data`` as a byte matrix, or ``None`` unless every record is exactly ``record_length``
+    printable ASCII characters followed by CR LF. ``None`` means: let :func:`split_records` and
+    :meth:`RecordLayout.parse` say what is wrong (or accept what this quick test does not)."""
+    width = record_length + len(RECORD_END)
+    if not data or len(data) % width:
+        return None
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, width)
+    if not ((rows[:, record_length] == ord("\r")).all() and (rows[:, record_length + 1] == ord("\n")).all()):
+        return None
+    body = rows[:, :record_length]
+    if body.min() < ord(" ") or body.max() > ord("~"):
+        return None
+    return body
+
+
+def block(matrix: Matrix, f: Field) -> Matrix:
+    """The positions of field ``f`` in every row of ``matrix``."""
+    return matrix[:, f.start - 1 : f.end]
+
+
+def digit_values(positions: Matrix) -> npt.NDArray[np.int64] | None:
+    """The numbers in an N block (one per row), or ``None`` if any position is not a digit 0-9."""
+    if positions.shape[0] and (positions.min() < ord("0") or positions.max() > ord("9")):
+        return None
+    weights = 10 ** np.arange(positions.shape[1] - 1, -1, -1, dtype=np.int64)
+    values: npt.NDArray[np.int64] = (positions.astype(np.int64) - ord("0")) @ weights
+    return values
+
+
+def text_values(positions: Matrix) -> pl.Series:
+    """The text of an AN block (one per row), right-stripped as :meth:`RecordLayout.parse` does."""
+    raw = np.ascontiguousarray(positions).view(f"S{positions.shape[1]}").ravel()
+    return pl.Series(raw, dtype=pl.Binary).cast(pl.String).str.strip_chars_end(" ")
+
+
+def is_blank(positions: Matrix) -> npt.NDArray[np.bool_]:
+    """Per row: every position of the block is a space."""
+    result: npt.NDArray[np.bool_] = (positions == ord(" ")).all(axis=1)
+    return result

@@ -26,11 +26,17 @@ Records end with CR LF (COD954 8095). Amounts are cents, unsigned, with a separa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
 from integraal.claims.batch import (
+    LINE_SCHEMA,
+    RETURN_SCHEMA,
     ClaimBatch,
     ClaimBatchLine,
     DebitCredit,
@@ -38,6 +44,10 @@ from integraal.claims.batch import (
     ReturnBatch,
     ReturnLine,
     claim_batch_problems,
+    lines_frame,
+    lines_from_frame,
+    return_lines_frame,
+    return_lines_from_frame,
 )
 from integraal.claims.formats.errors import (
     BatchNotWritableError,
@@ -49,12 +59,20 @@ from integraal.claims.formats.errors import (
     TruncatedFileError,
 )
 from integraal.claims.formats.fixedwidth import (
+    ENCODING,
     RECORD_END,
     Field,
     FieldType,
+    Matrix,
     RecordLayout,
+    block,
+    digit_values,
+    is_blank,
+    record_matrix,
     record_type,
+    render_records,
     split_records,
+    text_values,
 )
 from integraal.claims.returncodes import return_codes
 from integraal.domain.identifiers import is_valid_bsn
@@ -268,35 +286,6 @@ def _dc(cents: int) -> str:
     return DebitCredit.CREDIT.value if cents < 0 else DebitCredit.DEBIT.value
 
 
-@dataclass(slots=True)
-class _Out:
-    """Builds the records of one file and counts them for the closing record."""
-
-    layouts: Mapping[str, RecordLayout]
-    records: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"02": 0, "04": 0, "98": 0})
-    sequence: int = 0
-
-    def add(self, kind: str, values: Mapping[str, str | int]) -> None:
-        if kind in self.counts:
-            self.counts[kind] += 1
-            self.sequence += 1
-            values = {**values, "identificatie_detailrecord": self.sequence}
-        self.records.append(self.layouts[kind].render(values))
-
-    def closing_counts(self) -> dict[str, str | int]:
-        return {
-            "aantal_verzekerdenrecords": self.counts["02"],
-            "aantal_debiteurrecords": 0,
-            "aantal_prestatierecords": self.counts["04"],
-            "aantal_commentaarrecords": self.counts["98"],
-            "totaal_aantal_detailrecords": self.sequence,
-        }
-
-    def bytes(self) -> bytes:
-        return "".join(record + RECORD_END for record in self.records).encode("ascii")
-
-
 def _header_values(b: ClaimBatch | ReturnBatch) -> dict[str, str | int]:
     return {
         **CONSTANTS["01"],
@@ -306,22 +295,6 @@ def _header_values(b: ClaimBatch | ReturnBatch) -> dict[str, str | int]:
         "einddatum_declaratieperiode": _ymd(b.period_end),
         "factuurnummer_declarant": b.batch_id,
         "dagtekening_factuur": _ymd(b.creation_date),
-    }
-
-
-def _line_values(line: ClaimBatchLine, uzovi: str) -> dict[str, str | int]:
-    return {
-        **CONSTANTS["04"],
-        "bsn": line.bsn,
-        "uzovi": uzovi,
-        "begindatum_prestatie": _ymd(line.service_start),
-        "einddatum_prestatie": _ymd(line.service_end),
-        "prestatiecode": line.prestatie_code,
-        "aantal_uitgevoerde_prestaties": int(line.quantity * 100),
-        "declaratiebedrag": line.amount_cents,
-        "indicatie_debet_credit": line.debit_credit.value,
-        "referentienummer_dit_prestatierecord": line.line_id,
-        "referentienummer_voorgaande_prestatierecord": line.original_line_id or "",
     }
 
 
@@ -340,42 +313,239 @@ def _format_problems(lines: Sequence[ClaimBatchLine]) -> list[Problem]:
     return problems
 
 
-def _write_body(out: _Out, items: Sequence[tuple[ClaimBatchLine, Mapping[str, str | int], tuple[str, ...]]]) -> None:
-    """Insured/performance/comment records. A new 02 starts whenever the insured person (or her codes) change,
-    so the order of the lines is kept exactly and reading gives back the same sequence."""
-    previous: tuple[str, date | None, tuple[str, ...]] | None = None
-    for line, extra, insured_codes in items:
-        key = (line.bsn, line.birth_date, insured_codes)
-        if key != previous:
-            insured: dict[str, str | int] = {
-                **CONSTANTS["02"],
-                "bsn": line.bsn,
-                "uzovi": str(extra["uzovi"]),
-                "datum_geboorte": _ymd(line.birth_date),
-            }
-            insured.update(_code_values(insured_codes))
-            out.add("02", insured)
-            previous = key
-        out.add("04", extra)
-        for number, text in enumerate(line.comments, 1):
-            out.add("98", {"regelnummer_vrije_tekst": number, "vrije_tekst": text})
-
-
 def _code_values(codes: tuple[str, ...]) -> dict[str, str | int]:
     return {f"retourcode_{i + 1:02d}": code for i, code in enumerate(codes)}
 
 
-def write_claim(batch: ClaimBatch) -> bytes:
-    """The KZ301-style claim file for ``batch``; raises ``BatchNotWritableError`` listing every problem."""
-    problems = (*claim_batch_problems(batch), *_format_problems(batch.lines))
+# Checks of whole columns. They may suspect a line the exact checks (``claim_batch_problems``, ``_format_problems``,
+# ``_return_problems``) accept -- then those run on objects and decide -- but never pass one they refuse.
+
+
+def _text_ok(column: str, max_length: int) -> pl.Expr:
+    """Filled, printable ASCII, at most ``max_length``, no space at either end (``batch._text_problems``)."""
+    pattern = "^[!-~]$" if max_length == 1 else f"^[!-~]([ -~]{{0,{max_length - 2}}}[!-~])?$"
+    return pl.col(column).str.contains(pattern).fill_null(False)
+
+
+def _codes_ok(column: str) -> pl.Expr:
+    codes = pl.col(column)
+    return (codes.list.len() <= MAX_RETURN_CODES) & codes.list.eval(
+        pl.element().str.contains("^[0-9]{4}$").fill_null(False)
+    ).list.all()
+
+
+def _signed(frame: pl.DataFrame) -> pl.Expr:
+    return pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
+
+
+def _suspect_lines(frame: pl.DataFrame, creation_date: date, *, check_invoice_dates: bool, returns: bool) -> bool:
+    """True unless every line surely passes the line checks of the claim (and return) file."""
+    if frame.height == 0:
+        return False
+    digits = pl.col("bsn").str.contains("^[0-9]{9}$").fill_null(False)
+    weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+    total = pl.sum_horizontal(
+        pl.col("bsn").str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(weights)
+    )
+    original = pl.col("original_line_id")
+    good = [
+        _text_ok("line_id", 20),
+        _text_ok("prestatie_code", 24),
+        digits & (total % 11 == 0) & (total != 0),
+        pl.col("service_end") >= pl.col("service_start"),
+        pl.col("birth_date").is_null() | (pl.col("birth_date") <= pl.col("service_start")),
+        pl.col("amount_cents").is_between(0, MAX_AMOUNT_CENTS),
+        pl.col("quantity_hundredths").is_between(0, MAX_QUANTITY_HUNDREDTHS),
+        pl.col("debit_credit").is_in(["D", "C"]),
+        original.is_null() | _text_ok("original_line_id", 20),
+        (pl.col("debit_credit") == "D") | original.is_not_null(),
+        pl.col("comments")
+        .list.eval(pl.element().str.contains("^[!-~]([ -~]{0,138}[!-~])?$").fill_null(False))
+        .list.all(),
+    ]
+    if check_invoice_dates:
+        good.append(pl.col("service_end") <= creation_date)  # the start is not after the end, checked above
+    if returns:
+        good += [
+            pl.col("calculated_cents").abs() <= MAX_AMOUNT_CENTS,
+            pl.col("awarded_cents").abs() <= MAX_AMOUNT_CENTS,
+            _codes_ok("return_codes"),
+            _codes_ok("insured_return_codes"),
+        ]
+    checked = frame.select(
+        pl.all_horizontal(good).fill_null(False).all().alias("good"),
+        pl.col("line_id").is_duplicated().any().alias("twice"),
+        _signed(frame).sum().abs().alias("total"),
+        pl.col("comments").list.len().sum().alias("comments"),
+        (pl.col("awarded_cents").sum().abs() if returns else pl.lit(0)).alias("awarded"),
+    ).row(0, named=True)
+    return bool(
+        not checked["good"]
+        or checked["twice"]
+        or checked["total"] > MAX_TOTAL_CENTS
+        or checked["awarded"] > MAX_TOTAL_CENTS
+        or frame.height > 999_999
+        or (frame.height + checked["comments"]) * 2 > 9_999_999
+    )
+
+
+def _claim_problems(
+    header: ClaimBatch, frame: pl.DataFrame, lines: tuple[ClaimBatchLine, ...] | None
+) -> tuple[Problem, ...]:
+    """Every problem of a claim file (as ``write_claim`` reports them); line objects only for a suspect frame."""
+    if not _suspect_lines(frame, header.creation_date, check_invoice_dates=True, returns=False):
+        return (*claim_batch_problems(header), *_format_problems(()))
+    batch = replace(header, lines=lines_from_frame(frame) if lines is None else lines)
+    return (*claim_batch_problems(batch), *_format_problems(batch.lines))
+
+
+def _ymd_of(column: str) -> pl.Expr:
+    """YYYYMMDD of a date column, 00000000 for null (as ``_ymd``)."""
+    day = pl.col(column)
+    text = pl.concat_str(
+        day.dt.year().cast(pl.String).str.pad_start(4, "0"),
+        day.dt.month().cast(pl.String).str.pad_start(2, "0"),
+        day.dt.day().cast(pl.String).str.pad_start(2, "0"),
+    )
+    return pl.when(day.is_null()).then(pl.lit("00000000")).otherwise(text)
+
+
+def _dc_of(cents: pl.Expr) -> pl.Expr:
+    return pl.when(cents < 0).then(pl.lit(DebitCredit.CREDIT.value)).otherwise(pl.lit(DebitCredit.DEBIT.value))
+
+
+def _code_exprs(column: str) -> dict[str, pl.Expr]:
+    return {f"retourcode_{i + 1:02d}": pl.col(column).list.get(i, null_on_oob=True) for i in range(MAX_RETURN_CODES)}
+
+
+def _constants(kind: str) -> dict[str, pl.Expr]:
+    return {name: pl.lit(value) for name, value in CONSTANTS[kind].items()}
+
+
+def _body(
+    layouts: Mapping[str, RecordLayout], frame: pl.DataFrame, uzovi: str, returns: bool
+) -> tuple[str, dict[str, str | int]]:
+    """Insured/performance/comment records, as ``RECORD_END``-joined text, and the closing record's counts.
+
+    A new 02 starts whenever the insured person (or her codes) change, so the order of the lines is kept exactly
+    and reading gives back the same sequence."""
+    changed = pl.col("bsn").ne_missing(pl.col("bsn").shift(1)) | pl.col("birth_date").ne_missing(
+        pl.col("birth_date").shift(1)
+    )
+    if returns:
+        insured_codes = pl.col("insured_return_codes").list.join(" ")
+        changed = changed | insured_codes.ne_missing(insured_codes.shift(1))
+    lines = frame.with_columns(
+        changed.fill_null(True).alias("_new"),
+        pl.col("comments").list.len().cast(pl.Int64).alias("_comments"),
+    )
+    if lines.height:
+        lines = lines.with_columns(pl.col("_new").cast(pl.Int64).alias("_new"))
+    else:
+        lines = lines.with_columns(pl.lit(0, dtype=pl.Int64).alias("_new"))
+    records = pl.col("_new") + 1 + pl.col("_comments")
+    lines = lines.with_columns((records.cum_sum() - records).alias("_before"))
+    lines = lines.with_columns(
+        (pl.col("_before") + 1).alias("_insured_seq"), (pl.col("_before") + pl.col("_new") + 1).alias("_seq")
+    )
+    uz = pl.lit(uzovi)
+    people = lines.filter(pl.col("_new") == 1)
+    insured_values = {
+        **_constants("02"),
+        "identificatie_detailrecord": pl.col("_insured_seq"),
+        "bsn": pl.col("bsn"),
+        "uzovi": uz,
+        "datum_geboorte": _ymd_of("birth_date"),
+        **(_code_exprs("insured_return_codes") if returns else {}),
+    }
+    performance_values = {
+        **_constants("04"),
+        "identificatie_detailrecord": pl.col("_seq"),
+        "bsn": pl.col("bsn"),
+        "uzovi": uz,
+        "begindatum_prestatie": _ymd_of("service_start"),
+        "einddatum_prestatie": _ymd_of("service_end"),
+        "prestatiecode": pl.col("prestatie_code"),
+        "aantal_uitgevoerde_prestaties": pl.col("quantity_hundredths"),
+        "declaratiebedrag": pl.col("amount_cents"),
+        "indicatie_debet_credit": pl.col("debit_credit"),
+        "referentienummer_dit_prestatierecord": pl.col("line_id"),
+        "referentienummer_voorgaande_prestatierecord": pl.col("original_line_id"),
+    }
+    if returns:
+        performance_values |= {
+            "berekend_bedrag_zorgverzekeraar": pl.col("calculated_cents").abs(),
+            "indicatie_debet_credit_berekend": _dc_of(pl.col("calculated_cents")),
+            "toegekend_bedrag": pl.col("awarded_cents").abs(),
+            "indicatie_debet_credit_toegekend": _dc_of(pl.col("awarded_cents")),
+            **_code_exprs("return_codes"),
+        }
+    parts = [
+        pl.DataFrame({"seq": people["_insured_seq"], "record": render_records(layouts["02"], people, insured_values)}),
+        pl.DataFrame({"seq": lines["_seq"], "record": render_records(layouts["04"], lines, performance_values)}),
+    ]
+    comments = (
+        lines.filter(pl.col("_comments") > 0)
+        .select("_seq", "comments")
+        .with_columns(pl.int_ranges(1, pl.col("comments").list.len() + 1).alias("_number"))
+        .explode("comments", "_number")
+    )
+    if comments.height:
+        comments = comments.with_columns((pl.col("_seq") + pl.col("_number")).alias("_seq"))
+        comment_values = {
+            "identificatie_detailrecord": pl.col("_seq"),
+            "regelnummer_vrije_tekst": pl.col("_number"),
+            "vrije_tekst": pl.col("comments"),
+        }
+        parts.append(
+            pl.DataFrame({"seq": comments["_seq"], "record": render_records(layouts["98"], comments, comment_values)})
+        )
+    body = pl.concat(parts).sort("seq")["record"]
+    counts: dict[str, str | int] = {
+        "aantal_verzekerdenrecords": people.height,
+        "aantal_debiteurrecords": 0,
+        "aantal_prestatierecords": lines.height,
+        "aantal_commentaarrecords": comments.height,
+        "totaal_aantal_detailrecords": body.len(),
+    }
+    return _joined(body), counts
+
+
+def _joined(records: pl.Series) -> str:
+    """The records, each followed by ``RECORD_END``."""
+    return (records + RECORD_END).str.join("")[0] if records.len() else ""
+
+
+def _file(header: str, body: str, closing: str) -> bytes:
+    return (header + RECORD_END + body + closing + RECORD_END).encode(ENCODING)
+
+
+def write_claim_frame(header: ClaimBatch, frame: pl.DataFrame) -> bytes:
+    """The KZ301-style claim file for the batch ``header`` (its own ``lines`` left empty) and the lines in
+    ``frame`` (:data:`~integraal.claims.batch.LINE_SCHEMA`, in file order); byte for byte what
+    :func:`write_claim` makes of the same lines. Raises ``BatchNotWritableError`` listing every problem."""
+    return _write_claim(header, frame, None)
+
+
+def _write_claim(header: ClaimBatch, frame: pl.DataFrame, lines: tuple[ClaimBatchLine, ...] | None) -> bytes:
+    if header.lines:
+        raise ValueError("the header of a frame batch carries no lines; they are in the frame")
+    problems = _claim_problems(header, frame, lines)
     if problems:
         raise BatchNotWritableError("kz301", problems)
-    out = _Out(CLAIM_LAYOUTS)
-    out.add("01", _header_values(batch))
-    _write_body(out, [(line, _line_values(line, batch.receiver_uzovi), ()) for line in batch.lines])
-    total = batch.total_signed_cents
-    out.add("99", {**out.closing_counts(), "totaal_declaratiebedrag": abs(total), "indicatie_debet_credit": _dc(total)})
-    return out.bytes()
+    body, counts = _body(CLAIM_LAYOUTS, frame, header.receiver_uzovi, returns=False)
+    total = int(frame.select(_signed(frame).sum()).item() or 0)
+    closing: dict[str, str | int] = {
+        **counts,
+        "totaal_declaratiebedrag": abs(total),
+        "indicatie_debet_credit": _dc(total),
+    }
+    return _file(HEADER.render(_header_values(header)), body, CLAIM_LAYOUTS["99"].render(closing))
+
+
+def write_claim(batch: ClaimBatch) -> bytes:
+    """The KZ301-style claim file for ``batch``; raises ``BatchNotWritableError`` listing every problem."""
+    return _write_claim(replace(batch, lines=()), lines_frame(batch.lines), batch.lines)
 
 
 def _return_problems(batch: ReturnBatch) -> list[Problem]:
@@ -399,9 +569,8 @@ def _return_problems(batch: ReturnBatch) -> list[Problem]:
     return problems
 
 
-def write_return(batch: ReturnBatch) -> bytes:
-    """The KZ302-style return file for ``batch``; raises ``BatchNotWritableError`` listing every problem."""
-    as_claim = ClaimBatch(
+def _as_claim(batch: ReturnBatch) -> ClaimBatch:
+    return ClaimBatch(
         batch.sender_agb,
         batch.receiver_uzovi,
         batch.batch_id,
@@ -410,46 +579,55 @@ def write_return(batch: ReturnBatch) -> bytes:
         batch.period_end,
         tuple(r.line for r in batch.lines),
     )
+
+
+def _all_return_problems(batch: ReturnBatch) -> tuple[Problem, ...]:
     # The insurer echoes lines as it received them; service dates after the invoice date (8177/8178) are its
     # verdict on the claim, not a reason to refuse writing the return.
+    as_claim = _as_claim(batch)
     claim_problems = claim_batch_problems(as_claim, check_invoice_dates=False)
-    problems = (*claim_problems, *_format_problems(as_claim.lines), *_return_problems(batch))
+    return (*claim_problems, *_format_problems(as_claim.lines), *_return_problems(batch))
+
+
+def write_return_frame(header: ReturnBatch, frame: pl.DataFrame) -> bytes:
+    """The KZ302-style return file for the return ``header`` (its own ``lines`` left empty) and the lines in
+    ``frame`` (:data:`~integraal.claims.batch.RETURN_SCHEMA`, in file order); byte for byte what
+    :func:`write_return` makes of the same lines. Raises ``BatchNotWritableError`` listing every problem."""
+    return _write_return(header, frame, None)
+
+
+def _write_return(header: ReturnBatch, frame: pl.DataFrame, lines: tuple[ReturnLine, ...] | None) -> bytes:
+    if header.lines:
+        raise ValueError("the header of a frame batch carries no lines; they are in the frame")
+    if _suspect_lines(frame, header.creation_date, check_invoice_dates=False, returns=True):
+        objects = return_lines_from_frame(frame) if lines is None else lines
+        problems = _all_return_problems(replace(header, lines=objects))
+    else:
+        problems = _all_return_problems(header)
     if problems:
         raise BatchNotWritableError("kz302", tuple(problems))
-    out = _Out(RETURN_LAYOUTS)
-    out.add(
-        "01",
-        {
-            **_header_values(batch),
-            "referentienummer_zorgverzekeraar": batch.insurer_reference,
-            "dagtekening_retourbericht": _ymd(batch.return_date),
-            **_code_values(batch.header_return_codes),
-        },
-    )
-    items = []
-    for r in batch.lines:
-        values = {
-            **_line_values(r.line, batch.receiver_uzovi),
-            "berekend_bedrag_zorgverzekeraar": abs(r.calculated_cents),
-            "indicatie_debet_credit_berekend": _dc(r.calculated_cents),
-            "toegekend_bedrag": abs(r.awarded_cents),
-            "indicatie_debet_credit_toegekend": _dc(r.awarded_cents),
-            **_code_values(r.return_codes),
-        }
-        items.append((r.line, values, r.insured_return_codes))
-    _write_body(out, items)
-    claimed, awarded = batch.total_claimed_cents, batch.total_awarded_cents
-    out.add(
-        "99",
-        {
-            **out.closing_counts(),
-            "totaal_declaratiebedrag": abs(claimed),
-            "indicatie_debet_credit": _dc(claimed),
-            "totaal_toegekend_bedrag": abs(awarded),
-            "indicatie_debet_credit_toegekend": _dc(awarded),
-        },
-    )
-    return out.bytes()
+    first = {
+        **_header_values(header),
+        "referentienummer_zorgverzekeraar": header.insurer_reference,
+        "dagtekening_retourbericht": _ymd(header.return_date),
+        **_code_values(header.header_return_codes),
+    }
+    body, counts = _body(RETURN_LAYOUTS, frame, header.receiver_uzovi, returns=True)
+    claimed, awarded = frame.select(_signed(frame).sum(), pl.col("awarded_cents").sum()).row(0)
+    claimed, awarded = int(claimed or 0), int(awarded or 0)
+    closing = {
+        **counts,
+        "totaal_declaratiebedrag": abs(claimed),
+        "indicatie_debet_credit": _dc(claimed),
+        "totaal_toegekend_bedrag": abs(awarded),
+        "indicatie_debet_credit_toegekend": _dc(awarded),
+    }
+    return _file(RETURN_LAYOUTS["01"].render(first), body, RETURN_LAYOUTS["99"].render(closing))
+
+
+def write_return(batch: ReturnBatch) -> bytes:
+    """The KZ302-style return file for ``batch``; raises ``BatchNotWritableError`` listing every problem."""
+    return _write_return(replace(batch, lines=()), return_lines_frame(batch.lines), batch.lines)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -671,8 +849,8 @@ def _check_total(closing: _Record, amount: str, indicator: str, actual: int) -> 
         )
 
 
-def read_claim(data: bytes) -> ClaimBatch:
-    """Parse a KZ301-style claim file; raises a ``FormatError`` subclass naming line, column and field."""
+def _read_claim_records(data: bytes) -> ClaimBatch:
+    """Record by record, every check in file order: what says exactly where a bad file is wrong."""
     parsed = _parse(data, CLAIM_LAYOUTS, CLAIM_RECORD_LENGTH)
     agb, uzovi, batch_id, created, start, end = _header_fields(parsed.header)
     lines = tuple(line for _, _, line in _lines(parsed))
@@ -682,8 +860,8 @@ def read_claim(data: bytes) -> ClaimBatch:
     return ClaimBatch(agb, uzovi, batch_id, created, start, end, lines)
 
 
-def read_return(data: bytes) -> ReturnBatch:
-    """Parse a KZ302-style return file; raises a ``FormatError`` subclass naming line, column and field."""
+def _read_return_records(data: bytes) -> ReturnBatch:
+    """Record by record, every check in file order: what says exactly where a bad file is wrong."""
     parsed = _parse(data, RETURN_LAYOUTS, RETURN_RECORD_LENGTH)
     agb, uzovi, batch_id, created, start, end = _header_fields(parsed.header)
     returned: list[ReturnLine] = []
@@ -719,3 +897,311 @@ def read_return(data: bytes) -> ReturnBatch:
         header_return_codes=_return_codes(header),
         lines=tuple(returned),
     )
+
+
+# --- reading whole columns ---------------------------------------------------------------------------------------
+# A file that passes every check below is read column by column; one that does not (or that these checks cannot
+# vouch for) is read record by record above, which raises the error naming line, column and field. The checks
+# below may refuse a file the record reader accepts, never the other way round (tests/unit/claims compare both).
+
+_DC = np.array([ord("D"), ord("C")], dtype=np.uint8)
+_BSN_WEIGHTS = np.array([9, 8, 7, 6, 5, 4, 3, 2, -1], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_PREVIOUS = {2: (1, 4, 98), 4: (2, 4, 98), 98: (4, 98), 99: (1, 4, 98)}  # kinds a record may follow
+
+
+def _valid_days(values: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Per YYYYMMDD number: a real date (as ``datetime.date`` accepts it)."""
+    year, rest = np.divmod(values, 10_000)
+    month, day = np.divmod(rest, 100)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    last = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
+    valid: npt.NDArray[np.bool_] = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    return valid
+
+
+def _days(values: npt.NDArray[np.int64]) -> pl.Series:
+    """Valid YYYYMMDD numbers as a date column, 0 as null (days from the civil date, proleptic Gregorian)."""
+    year, rest = np.divmod(values, 10_000)
+    month, day = np.divmod(rest, 100)
+    year = year - (month <= 2)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719_468
+    frame = pl.DataFrame({"days": days, "given": values != 0})
+    return frame.select(pl.when(pl.col("given")).then(pl.col("days").cast(pl.Int32).cast(pl.Date))).to_series()
+
+
+def _first_filled(positions: Matrix) -> npt.NDArray[np.bool_]:
+    """Per row: the text starts at the first position (so it is also not empty), as ``_text`` demands."""
+    result: npt.NDArray[np.bool_] = positions[:, 0] != ord(" ")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    header: _Record
+    closing: _Record
+    lines: pl.DataFrame
+
+
+def _fields_ok(rows: Matrix, layout: RecordLayout) -> bool:
+    """The checks of ``RecordLayout.parse`` and of ``CONSTANTS`` on every row of one record type."""
+    constants = CONSTANTS[layout.record_type]
+    for f in layout.fields:
+        positions = block(rows, f)
+        if f.type is FieldType.N and digit_values(positions) is None:
+            return False
+        if f.is_reserve and not is_blank(positions).all():
+            return False
+        if f.name in constants:
+            expected = constants[f.name]
+            if f.type is FieldType.AN:
+                expected = expected.ljust(f.length)
+            if len(expected) != f.length or not (positions == np.frombuffer(expected.encode(), np.uint8)).all():
+                return False
+    return True
+
+
+def _codes_column(rows: Matrix, layout: RecordLayout) -> pl.Series | None:
+    """The return codes of every row (a list each), or ``None`` unless ``_return_codes`` accepts them all."""
+    slots: list[pl.Series] = []
+    filled_before = np.ones(rows.shape[0], dtype=bool)
+    known = np.array(sorted(int(code) for code in return_codes()), dtype=np.int64)
+    for i in range(MAX_RETURN_CODES):
+        positions = block(rows, layout.field(f"retourcode_{i + 1:02d}"))
+        blank = is_blank(positions)
+        filled = ~blank
+        if (filled & ~filled_before).any():
+            return None  # a gap before a filled slot
+        filled_before = filled
+        codes = positions[filled]
+        numbers = digit_values(codes)
+        if numbers is None or not np.isin(numbers, known).all():
+            return None
+        slots.append(pl.Series(f"slot{i}", text_values(positions)).replace("", None))
+    return pl.DataFrame(slots).select(pl.concat_list(pl.all()).list.drop_nulls()).to_series()
+
+
+def _read_columns(data: bytes, layouts: Mapping[str, RecordLayout], record_length: int) -> _Columns | None:
+    """The file's lines as a frame (:data:`LINE_SCHEMA`, or :data:`RETURN_SCHEMA` for a return) with its header
+    and closing record, or ``None`` when any check fails: then the record reader must say why."""
+    matrix = record_matrix(data, record_length)
+    if matrix is None or matrix.shape[0] < 2:
+        return None
+    kinds = digit_values(matrix[:, :2])
+    if kinds is None or kinds[0] != 1 or kinds[-1] != 99 or not np.isin(kinds[1:-1], (2, 4, 98)).all():
+        return None
+    for kind, allowed in _PREVIOUS.items():
+        if not np.isin(kinds[:-1][kinds[1:] == kind], allowed).all():
+            return None
+    try:
+        header, closing = (_record_of(matrix, index, layouts) for index in (0, matrix.shape[0] - 1))
+        uzovi = _header_fields(header)[1]
+    except FormatError:
+        return None
+    returns = layouts is RETURN_LAYOUTS
+    detail, detail_kinds = matrix[1:-1], kinds[1:-1]
+    rows = {kind: detail[detail_kinds == kind] for kind in (2, 4, 98)}
+    for kind, selected in rows.items():
+        if not _fields_ok(selected, layouts[f"{kind:02d}"]):
+            return None
+    number = digit_values(block(detail, INSURED.field("identificatie_detailrecord")))
+    if number is None or not (number == np.arange(1, detail.shape[0] + 1)).all():
+        return None
+    position = np.arange(detail.shape[0])
+    owner = np.maximum.accumulate(np.where(detail_kinds == 4, position, -1))  # the 04 above each record
+    person = np.maximum.accumulate(np.where(detail_kinds == 2, position, -1))  # the 02 above each record
+    comment = COMMENT.field("regelnummer_vrije_tekst")
+    comment_numbers = digit_values(block(rows[98], comment))
+    if comment_numbers is None or not (comment_numbers == (position - owner)[detail_kinds == 98]).all():
+        return None
+    counts = {
+        "aantal_verzekerdenrecords": rows[2].shape[0],
+        "aantal_prestatierecords": rows[4].shape[0],
+        "aantal_commentaarrecords": rows[98].shape[0],
+        "totaal_aantal_detailrecords": detail.shape[0],
+    }
+    if any(int(closing.values[name]) != actual for name, actual in counts.items()):
+        return None
+    people, lines = rows[2], rows[4]
+    uzovi_bytes = np.frombuffer(uzovi.encode(), np.uint8)
+    bsn = INSURED.field("bsn")
+    bsn_digits = block(people, bsn).astype(np.int64) - ord("0")
+    total = bsn_digits @ _BSN_WEIGHTS
+    if not ((total % 11 == 0) & (total != 0)).all():
+        return None
+    births = digit_values(block(people, INSURED.field("datum_geboorte")))
+    if births is None or not ((births == 0) | _valid_days(births)).all():
+        return None
+    for selected, layout in ((people, INSURED), (lines, PERFORMANCE)):
+        if not (block(selected, layout.field("uzovi")) == uzovi_bytes).all():
+            return None
+    person_of_line = person[detail_kinds == 4]  # index into detail
+    person_rows = np.searchsorted(np.flatnonzero(detail_kinds == 2), person_of_line)  # index into people
+    if (person_of_line < 0).any() or not (block(lines, bsn) == block(people, bsn)[person_rows]).all():
+        return None
+    f = PERFORMANCE.field
+    starts = digit_values(block(lines, f("begindatum_prestatie")))
+    ends = digit_values(block(lines, f("einddatum_prestatie")))
+    if starts is None or ends is None or not (_valid_days(starts) & _valid_days(ends) & (ends >= starts)).all():
+        return None
+    line_ids = block(lines, f("referentienummer_dit_prestatierecord"))
+    originals = block(lines, f("referentienummer_voorgaande_prestatierecord"))
+    no_original = is_blank(originals)
+    signs = block(lines, f("indicatie_debet_credit"))[:, 0]
+    if not (
+        _first_filled(line_ids).all()
+        and _first_filled(block(lines, f("prestatiecode"))).all()
+        and (no_original | _first_filled(originals)).all()
+        and np.isin(signs, _DC).all()
+        and not (no_original & (signs == ord("C"))).any()
+        and _first_filled(block(rows[98], COMMENT.field("vrije_tekst"))).all()
+    ):
+        return None
+    ids = text_values(line_ids)
+    if ids.is_duplicated().any():
+        return None
+    amounts = digit_values(block(lines, f("declaratiebedrag")))
+    quantities = digit_values(block(lines, f("aantal_uitgevoerde_prestaties")))
+    assert amounts is not None and quantities is not None  # N fields, checked above
+    signed = np.where(signs == ord("C"), -amounts, amounts)
+    frame = pl.DataFrame(
+        {
+            "line_id": ids,
+            "bsn": text_values(block(lines, bsn)),
+            "prestatie_code": text_values(block(lines, f("prestatiecode"))),
+            "service_start": _days(starts),
+            "service_end": _days(ends),
+            "quantity_hundredths": quantities,
+            "amount_cents": amounts,
+            "debit_credit": text_values(block(lines, f("indicatie_debet_credit"))),
+            "original_line_id": text_values(originals).replace("", None),
+            "birth_date": _days(births[person_rows]),
+        }
+    )
+    if rows[98].shape[0]:
+        texts = pl.DataFrame(
+            {
+                "_line": np.searchsorted(np.flatnonzero(detail_kinds == 4), owner[detail_kinds == 98]),
+                "comments": text_values(block(rows[98], COMMENT.field("vrije_tekst"))),
+            }
+        )
+        per_line = texts.group_by("_line", maintain_order=True).agg(pl.col("comments"))
+        frame = (
+            frame.with_row_index("_line")
+            .with_columns(pl.col("_line").cast(pl.Int64))
+            .join(per_line.with_columns(pl.col("_line").cast(pl.Int64)), on="_line", how="left", maintain_order="left")
+            .drop("_line")
+        )
+    else:
+        frame = frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("comments"))
+    try:
+        _check_total(closing, "totaal_declaratiebedrag", "indicatie_debet_credit", int(signed.sum()))
+    except FormatError:
+        return None
+    if returns:
+        layout = layouts["04"]
+        answers: dict[str, npt.NDArray[np.int64]] = {}
+        for amount, indicator in (
+            ("berekend_bedrag_zorgverzekeraar", "indicatie_debet_credit_berekend"),
+            ("toegekend_bedrag", "indicatie_debet_credit_toegekend"),
+        ):
+            sign = block(lines, layout.field(indicator))[:, 0]
+            value = digit_values(block(lines, layout.field(amount)))
+            if value is None or not np.isin(sign, _DC).all():
+                return None
+            answers[amount] = np.where(sign == ord("C"), -value, value)
+        line_codes = _codes_column(lines, layout)
+        person_codes = _codes_column(people, layouts["02"])
+        if line_codes is None or person_codes is None:
+            return None
+        try:
+            _return_codes(header)
+            _required_date(header, "dagtekening_retourbericht")
+            _check_total(
+                closing,
+                "totaal_toegekend_bedrag",
+                "indicatie_debet_credit_toegekend",
+                int(answers["toegekend_bedrag"].sum()),
+            )
+        except FormatError:
+            return None
+        frame = frame.with_columns(
+            pl.Series("calculated_cents", answers["berekend_bedrag_zorgverzekeraar"]),
+            pl.Series("awarded_cents", answers["toegekend_bedrag"]),
+            line_codes.alias("return_codes"),
+            person_codes.gather(person_rows).alias("insured_return_codes"),
+        )
+    schema = RETURN_SCHEMA if returns else LINE_SCHEMA
+    return _Columns(header, closing, frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items()))
+
+
+def _record_of(matrix: Matrix, index: int, layouts: Mapping[str, RecordLayout]) -> _Record:
+    """Row ``index`` parsed and checked as ``_parse`` does it (raises its ``FormatError``)."""
+    text = matrix[index].tobytes().decode(ENCODING)
+    layout = record_type(text, index + 1, layouts)
+    record = _Record(index + 1, layout, layout.parse(text, index + 1))
+    for name, expected in CONSTANTS[layout.record_type].items():
+        if record.values[name] != expected:
+            raise record.error_at(name, "not Integraal's dialect")
+    return record
+
+
+def _claim_header(columns: _Columns) -> ClaimBatch:
+    agb, uzovi, batch_id, created, start, end = _header_fields(columns.header)
+    return ClaimBatch(agb, uzovi, batch_id, created, start, end, ())
+
+
+def _return_header(columns: _Columns) -> ReturnBatch:
+    agb, uzovi, batch_id, created, start, end = _header_fields(columns.header)
+    header = columns.header
+    return ReturnBatch(
+        sender_agb=agb,
+        receiver_uzovi=uzovi,
+        batch_id=batch_id,
+        creation_date=created,
+        period_start=start,
+        period_end=end,
+        insurer_reference=header.values["referentienummer_zorgverzekeraar"],
+        return_date=_required_date(header, "dagtekening_retourbericht"),
+        header_return_codes=_return_codes(header),
+        lines=(),
+    )
+
+
+def read_claim_frame(data: bytes) -> tuple[ClaimBatch, pl.DataFrame]:
+    """A KZ301-style claim file as its header (a batch without lines) and its lines as a frame of
+    :data:`~integraal.claims.batch.LINE_SCHEMA`; raises what :func:`read_claim` raises."""
+    columns = _read_columns(data, CLAIM_LAYOUTS, CLAIM_RECORD_LENGTH)
+    if columns is None:
+        batch = _read_claim_records(data)
+        return replace(batch, lines=()), lines_frame(batch.lines)
+    return _claim_header(columns), columns.lines
+
+
+def read_return_frame(data: bytes) -> tuple[ReturnBatch, pl.DataFrame]:
+    """A KZ302-style return file as its header (a return without lines) and its lines as a frame of
+    :data:`~integraal.claims.batch.RETURN_SCHEMA`; raises what :func:`read_return` raises."""
+    columns = _read_columns(data, RETURN_LAYOUTS, RETURN_RECORD_LENGTH)
+    if columns is None:
+        batch = _read_return_records(data)
+        return replace(batch, lines=()), return_lines_frame(batch.lines)
+    return _return_header(columns), columns.lines
+
+
+def read_claim(data: bytes) -> ClaimBatch:
+    """Parse a KZ301-style claim file; raises a ``FormatError`` subclass naming line, column and field."""
+    columns = _read_columns(data, CLAIM_LAYOUTS, CLAIM_RECORD_LENGTH)
+    if columns is None:
+        return _read_claim_records(data)
+    return replace(_claim_header(columns), lines=lines_from_frame(columns.lines))
+
+
+def read_return(data: bytes) -> ReturnBatch:
+    """Parse a KZ302-style return file; raises a ``FormatError`` subclass naming line, column and field."""
+    columns = _read_columns(data, RETURN_LAYOUTS, RETURN_RECORD_LENGTH)
+    if columns is None:
+        return _read_return_records(data)
+    return replace(_return_header(columns), lines=return_lines_from_frame(columns.lines))
