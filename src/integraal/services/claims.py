@@ -912,17 +912,8 @@ def _may_see_batch(principal: Principal, row: Any) -> bool:
     return False
 
 
-_BATCH_LINE_SCHEMA: dict[str, Any] = {
-    "line_id": pl.String,
-    "bsn": pl.String,
-    "prestatie_code": pl.String,
-    "service_start": pl.Date,
-    "service_end": pl.Date,
-    "quantity_hundredths": pl.Int64,
-    "amount_cents": pl.Int64,
-    "debit_credit": pl.String,
-    "original_line_id": pl.String,
-}
+_BATCH_LINE_SCHEMA: dict[str, Any] = {k: v for k, v in LINE_SCHEMA.items() if k not in ("birth_date", "comments")}
+"""What a batch's lines read from ``claim_items``; birth date and comments are added from elsewhere."""
 
 
 def _header_of(row: Any) -> ClaimBatch:

@@ -26,10 +26,6 @@ from sqlalchemy.sql.elements import ColumnElement
 BATCH = 100_000
 
 
-def _insert_for(connection: Connection, table: Table) -> Any:
-    return postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
-
-
 def _driver_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Dates (and datetimes) as ISO text; everything else as is."""
     return frame.with_columns(pl.col(pl.Date, pl.Datetime).dt.to_string("%Y-%m-%d"))

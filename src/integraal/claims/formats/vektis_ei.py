@@ -884,7 +884,14 @@ def _read_return_records(data: bytes) -> ReturnBatch:
     _check_total(
         closing, "totaal_toegekend_bedrag", "indicatie_debet_credit_toegekend", sum(r.awarded_cents for r in returned)
     )
-    header = parsed.header
+    return _return_batch(parsed.header, (agb, uzovi, batch_id, created, start, end), tuple(returned))
+
+
+def _return_batch(
+    header: _Record, fields: tuple[str, str, str, date, date, date], lines: tuple[ReturnLine, ...]
+) -> ReturnBatch:
+    """A return batch from its header record (``fields``: what ``_header_fields`` read of it) and its lines."""
+    agb, uzovi, batch_id, created, start, end = fields
     return ReturnBatch(
         sender_agb=agb,
         receiver_uzovi=uzovi,
@@ -895,7 +902,7 @@ def _read_return_records(data: bytes) -> ReturnBatch:
         insurer_reference=header.values["referentienummer_zorgverzekeraar"],
         return_date=_required_date(header, "dagtekening_retourbericht"),
         header_return_codes=_return_codes(header),
-        lines=tuple(returned),
+        lines=lines,
     )
 
 
@@ -1155,20 +1162,7 @@ def _claim_header(columns: _Columns) -> ClaimBatch:
 
 
 def _return_header(columns: _Columns) -> ReturnBatch:
-    agb, uzovi, batch_id, created, start, end = _header_fields(columns.header)
-    header = columns.header
-    return ReturnBatch(
-        sender_agb=agb,
-        receiver_uzovi=uzovi,
-        batch_id=batch_id,
-        creation_date=created,
-        period_start=start,
-        period_end=end,
-        insurer_reference=header.values["referentienummer_zorgverzekeraar"],
-        return_date=_required_date(header, "dagtekening_retourbericht"),
-        header_return_codes=_return_codes(header),
-        lines=(),
-    )
+    return _return_batch(columns.header, _header_fields(columns.header), ())
 
 
 def read_claim_frame(data: bytes) -> tuple[ClaimBatch, pl.DataFrame]:
