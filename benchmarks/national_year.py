@@ -12,8 +12,9 @@ memory per stage and the total. Run on demand (not part of the test suite):
 
 ``--database`` runs on another database (e.g. ``postgresql+psycopg://user:pw@127.0.0.1/db``; it must be empty).
 
-Peak memory is the highest resident set size of this process sampled every 20 ms during the stage (so it
-includes what earlier stages left allocated); the process-wide peak is printed at the end too. Last, the same
+Peak memory is the highest resident set size of this process plus its child processes (the separate-process
+SQLite readers), sampled every 20 ms during the stage (so it includes what earlier stages left allocated); the
+process-wide peak of this process alone is printed at the end too. Last, the same
 decisions are computed by the hand-written DuckDB query of ``benchmarks/reference.py`` on the region's CSV files
 (best of 3), and the decide stage's time is printed divided by that reference time (``--no-reference`` skips it;
 it needs the ``duckdb`` package of the ``dev`` extra).
@@ -22,6 +23,7 @@ it needs the ``duckdb`` package of the ``dev`` extra).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import sys
 import tempfile
@@ -55,7 +57,8 @@ MIB = 1024 * 1024
 
 
 class PeakSampler:
-    """Samples this process's RSS in a background thread and keeps the peak."""
+    """Samples the RSS of this process and its children (the separate-process SQLite readers of
+    ``store.bulk``) in a background thread and keeps the peak of their sum."""
 
     def __init__(self, interval: float = 0.02) -> None:
         self.process = psutil.Process()
@@ -64,20 +67,27 @@ class PeakSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _rss(self) -> int:
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
+                total += child.memory_info().rss
+        return total
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakSampler:
-        self.peak = self.process.memory_info().rss
+        self.peak = self._rss()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
 
 RESULTS: list[tuple[str, float, float]] = []

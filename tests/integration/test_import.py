@@ -193,3 +193,24 @@ def test_overlapping_membership_periods_are_rejected(db, examples, tmp_path):
     report = import_file(db, periods)
     assert {(e.row, e.field) for e in report.errors} == {(1, "start_date"), (3, "start_date"), (4, "start_date")}
     assert report.accepted == 1
+
+
+def test_digits_of_other_scripts_are_row_errors_not_numbers(db, examples, tmp_path):
+    """``\\d`` in a regular expression also matches Arabic-Indic and other Unicode digits: a quantity ``1١``
+    once passed the check and crashed the import, a BSN of such digits was 11-tested as zeros. Only 0-9 count."""
+    load_examples(db, examples)
+    before = count(db, tables.activities)
+    bad = tmp_path / "activities_digits.csv"
+    bad.write_text(
+        "activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\n"
+        "U-1,111222333,Z-0001,08000001,KZ_UUR,2025-08-03,1\u0661\n"
+        "U-2,\u0661\u0661\u0661222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1\n"
+        "U-3,111222333,Z-0001,0800000\u0661,VK_CONTROLE,2025-04-07,1\n"
+        "U-4,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-0\u0667,1\n"
+        "U-5,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1\n",
+        encoding="utf-8",
+    )
+    report = import_file(db, bad)
+    assert {(e.row, e.field) for e in report.errors} == {(1, "quantity"), (2, "bsn"), (3, "agb"), (4, "date")}
+    assert (report.accepted, report.rejected) == (1, 4)
+    assert count(db, tables.activities) == before + 1

@@ -9,6 +9,7 @@ Row numbers count data rows: row 1 is the first line after the header (line 2 of
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
@@ -91,7 +92,7 @@ class Validated:
 
 
 def digits(n: int) -> Check:
-    return lambda c: c.str.contains(rf"^\d{{{n}}}$")
+    return lambda c: c.str.contains(rf"^[0-9]{{{n}}}$")
 
 
 def pattern(regex: str) -> Check:
@@ -104,16 +105,16 @@ def one_of(values: Sequence[str]) -> Check:
 
 
 def iso_date(c: pl.Expr) -> pl.Expr:
-    return c.str.contains(r"^\d{4}-\d{2}-\d{2}$") & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    return c.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
 
 
 def non_negative_int(c: pl.Expr) -> pl.Expr:
-    return c.str.contains(r"^\d{1,15}$")
+    return c.str.contains(r"^[0-9]{1,15}$")
 
 
 def positive_quantity(c: pl.Expr) -> pl.Expr:
     """Up to 2 decimals, greater than zero (hours may be 0.25)."""
-    return c.str.contains(r"^\d{1,7}(\.\d{1,2})?$") & c.str.contains(r"[1-9]")
+    return c.str.contains(r"^[0-9]{1,7}(\.[0-9]{1,2})?$") & c.str.contains(r"[1-9]")
 
 
 def bsn_eleven_test(c: pl.Expr) -> pl.Expr:
@@ -122,7 +123,7 @@ def bsn_eleven_test(c: pl.Expr) -> pl.Expr:
     total = pl.lit(0, dtype=pl.Int64)
     for position, weight in enumerate(weights):
         total = total + c.str.slice(position, 1).cast(pl.Int64, strict=False).fill_null(0) * weight
-    return c.str.contains(r"^\d{9}$") & (total % 11 == 0) & (total != 0)
+    return c.str.contains(r"^[0-9]{9}$") & (total % 11 == 0) & (total != 0)
 
 
 # --- conversion helpers used by importers ------------------------------------------------------------
@@ -156,6 +157,62 @@ def read_csv(path: Path | str, data: bytes | None = None) -> pl.DataFrame:
     """
     name = str(path)
     raw = Path(path).read_bytes() if data is None else data
+    plain = _plain_csv(raw)
+    if plain is None:
+        return _read_text(name, raw)
+    body, header = plain
+    _check_header(name, header)
+    try:
+        frame = pl.read_csv(body, infer_schema=False, has_header=True)
+    except (pl.exceptions.PolarsError, ValueError):
+        return _read_text(name, raw)  # raises the FileError that names the line
+    return _as_strings(frame, strip=not _bare(body))
+
+
+def _plain_csv(raw: bytes) -> tuple[bytes, str] | None:
+    """The bytes Polars may read as they are, and the header line, where the file is plain UTF-8 text: no NUL
+    byte, at least one line end, a header line without quotes that is not blank. None for any other file, which
+    :func:`_read_text` reads (and names what is wrong).
+
+    This is what a national file takes: checking bytes costs a fraction of decoding them to a ``str`` and giving
+    Polars that (which encodes it back to the same bytes). Valid UTF-8 decodes and encodes back to itself, so
+    Polars gets the same bytes either way."""
+    body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    end = body.find(b"\n")
+    if end < 0 or b'"' in body[:end] or b"\x00" in body or not _is_utf8(body):
+        return None
+    header = body[: end + 1].decode("utf-8")  # a line end is a character boundary: valid on its own
+    return (body, header) if header.strip() else None
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, decoded in pieces (not one ``str`` of the whole file)."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), _PIECE):
+            decoder.decode(data[start : start + _PIECE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_PIECE = 1 << 20
+
+
+def _bare(body: bytes) -> bool:
+    """Whether no value of the file can have white space around it: ASCII without white space other than line
+    feeds and without quotes (a quoted value may hold a line feed). Stripping every value of such a file changes
+    nothing and costs a pass over all of them; looking for these bytes costs a fraction of that."""
+    return body.isascii() and not any(byte in body for byte in (b" ", b'"', b"\t", b"\r", b"\x0b", b"\x0c"))
+
+
+def _read_text(name: str, raw: bytes) -> pl.DataFrame:
+    """Read a file that is not plain UTF-8 CSV text (see :func:`_plain_csv`) by decoding it: CR line ends, a
+    quoted header, or a file with something wrong, for which it raises the :class:`FileError` that says what and
+    where."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileError(name, "not UTF-8 text: the file is UTF-16 (or UTF-32); save it as CSV in UTF-8")
     try:
@@ -182,7 +239,14 @@ def read_csv(path: Path | str, data: bytes | None = None) -> pl.DataFrame:
             raise FileError(name, f"not a readable CSV file: {where}") from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise FileError(name, f"not a readable CSV file ({exc.__class__.__name__}: {first[:200]})") from exc
-    frame = frame.with_columns(pl.all().fill_null("").str.strip_chars())
+    return _as_strings(frame)
+
+
+def _as_strings(frame: pl.DataFrame, strip: bool = True) -> pl.DataFrame:
+    """Cells stripped (``strip``: where some may need it), empty ones ``""`` (not null), and the row number column
+    ``__row`` first."""
+    cells = pl.all().fill_null("")
+    frame = frame.with_columns(cells.str.strip_chars() if strip else cells)
     return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
@@ -290,26 +354,62 @@ def validate(
     """Check header, every field and every row rule; split valid rows from errors."""
     frame = with_header(frame, file, columns)
 
-    errors: list[RowError] = []
+    tests: list[tuple[str, pl.Expr, str]] = []  # (field, true where invalid, reason), in the order reported
     for column in columns:
         col = pl.col(column.name)
         if column.required:
-            errors.extend(_collect(frame, file, column.name, col == "", "required value is empty"))
+            tests.append((column.name, col == "", "required value is empty"))
         for check, reason in column.checks:
-            errors.extend(_collect(frame, file, column.name, (col != "") & ~check(col).fill_null(False), reason))
+            tests.append((column.name, (col != "") & ~check(col).fill_null(False), reason))
     for rule in row_rules:
-        errors.extend(_collect(frame, file, rule.field, rule.invalid_when.fill_null(False), rule.reason))
-    if key:
-        errors.extend(_duplicates(frame, file, key))
+        tests.append((rule.field, rule.invalid_when, rule.reason))
+    errors = _failures(frame, file, tests, key)
     bad_rows = {e.row for e in errors}
-    valid = frame.filter(~pl.col(ROW).is_in(pl.Series(sorted(bad_rows), dtype=pl.Int64).implode()))
+    valid = (
+        frame.filter(~pl.col(ROW).is_in(pl.Series(sorted(bad_rows), dtype=pl.Int64).implode())) if bad_rows else frame
+    )
     errors.sort(key=lambda e: (e.row, e.field))
     return Validated(file, frame.height, valid, errors, frame)
 
 
-def _collect(frame: pl.DataFrame, file: str, field_name: str, invalid: pl.Expr, reason: str) -> list[RowError]:
-    hits = frame.filter(invalid).select(ROW, pl.col(field_name).alias("value"))
-    return [RowError(file, row, field_name, value, reason) for row, value in hits.iter_rows()]
+def _failures(
+    frame: pl.DataFrame, file: str, tests: Sequence[tuple[str, pl.Expr, str]], key: Sequence[str]
+) -> list[RowError]:
+    """Every failed test and repeated key, per test in frame order, then the repeated keys (as ``validate`` sorts
+    them: by row and field, ties in this order).
+
+    One lazy pass evaluates every test (Polars evaluates them in parallel and a subexpression two tests share,
+    such as a column's checks inside its length check, once) and keeps only the rows with a failure; the reasons
+    are read from those. A key is first tested for repeats (cheap); only the rows of a repeated key are grouped."""
+    flags = [f"__invalid_{i}" for i in range(len(tests))]
+    flagged = [invalid.fill_null(False).alias(flag) for (_, invalid, _), flag in zip(tests, flags, strict=True)]
+    repeats = bool(key) and _may_repeat(frame, key)
+    if repeats:
+        flags.append(_REPEATED)
+        flagged.append(pl.struct(list(key)).is_duplicated().alias(_REPEATED))
+    if not flags:
+        return []
+    kept = list(dict.fromkeys([ROW, *(field_name for field_name, _, _ in tests), *key]))
+    bad = frame.lazy().with_columns(flagged).filter(pl.any_horizontal(flags)).select(*kept, *flags).collect()
+    errors: list[RowError] = []
+    for (field_name, _, reason), flag in zip(tests, flags[: len(tests)], strict=True):
+        hits = bad.filter(pl.col(flag)).select(ROW, pl.col(field_name).alias("value"))
+        errors.extend(RowError(file, row, field_name, value, reason) for row, value in hits.iter_rows())
+    if repeats:
+        errors.extend(_duplicates(bad.filter(pl.col(_REPEATED)), file, key))
+    return errors
+
+
+_REPEATED = "__repeated_key"
+
+
+def _may_repeat(frame: pl.DataFrame, key: Sequence[str]) -> bool:
+    """False where no key occurs twice: every key's hash differs (equal keys hash alike). Counting distinct
+    hashes is several times cheaper than finding repeated keys; an equal hash of two different keys only
+    sends the file the slower way."""
+    keys = pl.col(key[0]) if len(key) == 1 else pl.struct(list(key))
+    hashes = frame.select(keys.hash().n_unique()).item()
+    return bool(hashes != frame.height)
 
 
 def _duplicates(frame: pl.DataFrame, file: str, key: Sequence[str]) -> list[RowError]:

@@ -254,7 +254,7 @@ def _latest_lines(
         query = query.join(d, decision_of(latest))
     if not include_mono:
         query = query.where(c.c.kind == "integral")
-    return read_frame(connection, query, {name: _DESIRED_SCHEMA[name] for name in columns})
+    return read_frame(connection, query, {name: _DESIRED_SCHEMA[name] for name in columns}, many=True)
 
 
 def _claimed_items(connection: Connection, pregnancy_ids: pl.Series) -> pl.DataFrame:

@@ -98,7 +98,7 @@ def decide_all(
     """Decide and (by default) store a run. ``on_decision`` sees every decision as it is made."""
     catalogue = load_catalogue()
     with db.unit_of_work() as connection:
-        context = load_context(connection, catalogue)
+        context = load_context(connection, catalogue, pregnancy_ids)
         pregnancies = _load_pregnancy_frame(connection, pregnancy_ids)
         bsns = pregnancies["bsn"].unique().sort().to_list() if pregnancy_ids is not None else None
         activities = load_activities(connection, bsns)

@@ -10,18 +10,42 @@ ISO text, which SQLite stores as-is and PostgreSQL casts on input.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Boolean, Connection, Select, Table, Text, any_, bindparam, cast, func, literal, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.util import find_tables
+
+from integraal.store.database import CHANGES_AT_LOCK
 
 BATCH = 100_000
 
@@ -64,13 +88,15 @@ def _sqlite_write(
     data = _driver_rows(frame)
     for offset in range(0, data.height, BATCH):
         chunk = data.slice(offset, BATCH)
-        # Values zipped from column lists, row after row: far cheaper than ``DataFrame.rows()``.
-        flat = [v for row in zip(*(chunk.get_column(c).to_list() for c in columns), strict=True) for v in row]
+        # Values zipped from column lists, row after row (far cheaper than ``DataFrame.rows()``), and cut into
+        # the parameters of one statement each by zipping the one iterator with itself, all in C.
+        values = itertools.chain.from_iterable(zip(*(chunk.get_column(c).to_list() for c in columns), strict=True))
         statements = chunk.height // per
         if statements:
-            connection.exec_driver_sql(full, [tuple(flat[n * width : (n + 1) * width]) for n in range(statements)])
+            head = itertools.islice(values, statements * width)  # the rest stays in ``values``
+            connection.exec_driver_sql(full, list(zip(*[head] * width, strict=True)))
         if rest := chunk.height - statements * per:
-            connection.exec_driver_sql(sql(rest), tuple(flat[statements * width :]))
+            connection.exec_driver_sql(sql(rest), tuple(values))
 
 
 _stages = itertools.count()
@@ -149,20 +175,28 @@ def _upsert_by_copy(
     connection.exec_driver_sql(f"DROP TABLE {stage}")
 
 
-def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+def read_frame(
+    connection: Connection, query: Select[Any], schema: Mapping[str, Any], *, many: bool = False
+) -> pl.DataFrame:
     """Run ``query`` and return its rows as a frame with ``schema`` (dates parsed column-wise).
+
+    ``many``: the query may return millions of rows (every activity of a year). On SQLite such a read goes to a
+    separate process when it is safe and the tables are big (``_read_in_child``).
 
     Without a Python object per value where the database allows it: PostgreSQL sends the rows as CSV by
     ``COPY … TO STDOUT`` on this connection (so inside this transaction), parsed by Polars; SQLite joins each
     column into one text that Polars splits (``_read_joined``) when the query asks for no order and has only
-    text, dates, whole numbers and booleans, else hands over tuples of the driver's own cursor. (Not through a
-    second SQLite library in this process, such as an ADBC driver's: two copies of SQLite in one process do not
+    text, dates, whole numbers and booleans, else hands over tuples of the driver's own cursor. (A second SQLite
+    library, such as the ADBC driver's, only ever in another process: two copies of SQLite in one process do not
     see each other's POSIX locks, and closing one releases the other's — a crash or a corrupt database, see
     sqlite.org/howtocorrupt.html §2.2; tried, and it crashed.)"""
     raw_schema = {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
     joined = None
-    if connection.dialect.name == "sqlite" and not query._order_by_clauses and all(map(_joinable, schema.values())):
-        joined = _read_joined(connection, query, raw_schema)
+    if connection.dialect.name == "sqlite":
+        if many:
+            joined = _read_in_child(connection, query, raw_schema)
+        if joined is None and not query._order_by_clauses and all(map(_joinable, schema.values())):
+            joined = _read_joined(connection, query, raw_schema)
     if joined is not None:
         frame = joined
     else:
@@ -176,6 +210,172 @@ def read_frame(connection: Connection, query: Select[Any], schema: Mapping[str, 
     return frame.with_columns(
         pl.col(name).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date
     )
+
+
+CHILD_PROCESSES = 2
+"""At most this many processes share one read (one per core)."""
+
+CHILD_BATCH_ROWS = 65_536
+"""Rows per Arrow batch in the child (it takes each column's type from the first)."""
+
+CHILD_MIN_ROWS = 250_000
+"""``read_frame(many=True)`` reads in a separate process only from tables this big: starting one costs ≈0.3 s."""
+
+_log = logging.getLogger(__name__)
+
+
+def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[str, Any]) -> pl.DataFrame | None:
+    """SQLite: the rows of ``query`` read by ``store.bulk_process`` (the ADBC driver, in its own process: Arrow
+    columns built in C, about three times faster than this process's driver), or ``None`` where that is not
+    safe or not worth it, and the caller reads here. A read of one big table is split by rowid over one process
+    per core. An ordered query is read unordered and sorted here when its order is by selected columns (SQLite's
+    default BINARY order of text is byte order, as Polars sorts).
+
+    Safe means: the other process sees exactly what this connection would. It is a second reader of the WAL
+    database and sees what is committed, so this connection must not have written in its open transaction:
+    either there is none (pysqlite begins one only at the first write; until then every read sees what is
+    committed, as the child does) or it is a locked unit of work (``BEGIN IMMEDIATE``: no other writer can commit
+    meanwhile) that has changed nothing since it took the lock. Any failure of a child (driver missing, a
+    column whose values change type, …) is logged and the caller reads the usual way."""
+    driver = connection.connection.driver_connection
+    if driver is None or (driver.in_transaction and connection.info.get(CHANGES_AT_LOCK) != driver.total_changes):
+        return None
+    path = next((row[2] for row in driver.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:  # in memory
+        return None
+    if not all(map(_child_readable, raw_schema.values())) or (order := _order_of(query, list(raw_schema))) is None:
+        return None
+    involved = {t.name for t in find_tables(query, include_joins=True, include_aliases=True) if isinstance(t, Table)}
+    size = max(
+        (
+            connection.exec_driver_sql(f"SELECT max(rowid) FROM {_quoted(connection, n)}").scalar() or 0
+            for n in involved
+        ),
+        default=0,
+    )
+    if size < CHILD_MIN_ROWS:
+        return None
+    query = query.order_by(None)  # sorted below, in Polars (SQLite's BINARY order is byte order)
+    parts = [query]
+    finals = query.get_final_froms()
+    if len(finals) == 1 and isinstance(finals[0], Table) and (cores := min(os.cpu_count() or 1, CHILD_PROCESSES)) > 1:
+        table_size = connection.exec_driver_sql(
+            f"SELECT max(rowid) FROM {_quoted(connection, finals[0].name)}"
+        ).scalar()
+        rowid: ColumnElement[int] = literal_column(f"{_quoted(connection, finals[0].name)}.rowid")
+        bounds = [(table_size or 0) * n // cores for n in range(cores + 1)]
+        parts = [query.where(rowid > low, rowid <= high) for low, high in itertools.pairwise(bounds)]
+        parts[-1] = query.where(rowid > bounds[-2])  # and whatever was added since max(rowid)
+    # A first row of the right types: the driver takes each column's type from the first batch, where a column
+    # may hold only NULLs. It is checked and dropped below.
+    first = ", ".join(
+        f"{_FIRST_SQL[_first_kind(dtype)]} AS {_quoted(connection, name)}" for name, dtype in raw_schema.items()
+    )
+    outputs: list[str] = []
+    try:
+        children = []
+        for part in parts:
+            handle, output = tempfile.mkstemp(prefix="integraal-read-", suffix=".arrow")
+            os.close(handle)
+            outputs.append(output)
+            sql = part.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+            request = {
+                "database": path,
+                "sql": f"SELECT {first} UNION ALL SELECT * FROM ({sql})",
+                "output": output,
+                "batch_rows": CHILD_BATCH_ROWS,
+            }
+            child = subprocess.Popen(
+                [sys.executable, "-m", "integraal.store.bulk_process"],
+                stdin=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert child.stdin is not None
+            # The request at once: each child starts reading while the next one starts. A child that ended
+            # before reading it (it could not even start) is seen below by its exit status.
+            with contextlib.suppress(BrokenPipeError), child.stdin:
+                child.stdin.write(json.dumps(request))
+            children.append(child)
+        failures = [err for child in children if (err := _finished(child)) or child.returncode]
+        if failures:
+            _log.warning("reading in a separate process failed, reading here: %s", failures[0].strip()[-500:])
+            return None
+        frames = [_typed_without_first(pl.read_ipc(output), raw_schema) for output in outputs]
+    finally:
+        for output in outputs:
+            os.unlink(output)
+    if any(frame is None for frame in frames):
+        return None
+    frame = pl.concat([frame for frame in frames if frame is not None], rechunk=False)
+    names, descending = order
+    if names:  # NULLs first going up, last going down, as SQLite orders them
+        frame = frame.sort(names, descending=descending, nulls_last=descending, maintain_order=True)
+    return frame
+
+
+_FIRST_SQL = {"text": "'x'", "whole": "0", "real": "0.5", "boolean": "0"}
+_FIRST_VALUE: dict[str, Any] = {"text": "x", "whole": 0, "real": 0.5, "boolean": False}
+
+
+def _first_kind(dtype: Any) -> str:
+    """Which typed value the first row of a child's read has in a column of ``dtype``."""
+    if dtype == pl.Utf8:
+        return "text"
+    if dtype == pl.Boolean:
+        return "boolean"
+    return "real" if dtype == pl.Float64 else "whole"
+
+
+def _child_readable(dtype: Any) -> bool:
+    return _joinable(dtype) or dtype == pl.Float64
+
+
+def _order_of(query: Select[Any], names: list[str]) -> tuple[list[str], list[bool]] | None:
+    """The query's ORDER BY as (output column names, descending), if every term is a selected column (possibly
+    ``.desc()``): then Polars can sort the rows as SQLite would. ``None`` for anything else."""
+    selected = list(query.selected_columns)
+    if len(selected) != len(names):
+        return None
+    order: tuple[list[str], list[bool]] = ([], [])
+    for term in query._order_by_clauses:
+        descending = isinstance(term, UnaryExpression) and term.modifier is operators.desc_op
+        if isinstance(term, UnaryExpression) and term.modifier in (operators.desc_op, operators.asc_op):
+            term = term.element
+        position = next((k for k, column in enumerate(selected) if column is term), None)
+        if position is None:
+            return None
+        order[0].append(names[position])
+        order[1].append(descending)
+    return order
+
+
+def _finished(child: subprocess.Popen[str]) -> str:
+    """What a child wrote to stderr, once it has ended."""
+    assert child.stderr is not None
+    with child.stderr:
+        said = child.stderr.read()
+    child.wait()
+    return said
+
+
+def _typed_without_first(frame: pl.DataFrame, raw_schema: dict[str, Any]) -> pl.DataFrame | None:
+    """A child's frame in ``raw_schema``, its typed first row checked and dropped (``None`` if anything is off)."""
+    if frame.width != len(raw_schema) or frame.height == 0:
+        return None
+    frame.columns = list(raw_schema)
+    try:
+        typed = frame.select(
+            (pl.col(name).cast(pl.Int64).cast(pl.Boolean) if dtype == pl.Boolean else pl.col(name)).cast(
+                dtype, strict=True
+            )
+            for name, dtype in raw_schema.items()
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if typed.row(0) != tuple(_FIRST_VALUE[_first_kind(dtype)] for dtype in raw_schema.values()):
+        return None
+    return typed.slice(1)
 
 
 _WHOLE = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)

@@ -25,6 +25,11 @@ BUSY_TIMEOUT_MS = 60_000
 timeout (set when a connection opens) and PostgreSQL's ``lock_timeout`` in :meth:`Database.unit_of_work`."""
 
 
+CHANGES_AT_LOCK = "integraal_changes_at_lock"
+"""Key in a SQLite connection's ``info``: its ``total_changes`` when :meth:`Database.unit_of_work` took the write
+lock, so a read can tell whether the transaction has written anything yet (``store.bulk._read_in_child``)."""
+
+
 class DatabaseBusyError(RuntimeError):
     """Another process kept the database's write lock longer than the busy timeout; nothing was changed."""
 
@@ -59,9 +64,12 @@ class Database:
         timeout raises :class:`DatabaseBusyError` and changes nothing."""
         try:
             with self.engine.begin() as connection:
-                if lock is not None:
-                    _take_lock(connection, lock)
-                yield connection
+                try:
+                    if lock is not None:
+                        _take_lock(connection, lock)
+                    yield connection
+                finally:
+                    connection.info.pop(CHANGES_AT_LOCK, None)
         except OperationalError as error:
             if _is_busy(error):
                 raise DatabaseBusyError(
@@ -120,6 +128,8 @@ def _take_lock(connection: Connection, name: str) -> None:
         # pysqlite begins a transaction itself only before the first INSERT/UPDATE/DELETE; an explicit BEGIN
         # IMMEDIATE first makes the reads before it part of the transaction, under the write lock.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # What this transaction has written so far is the difference from here (see store.bulk._read_in_child).
+        connection.info[CHANGES_AT_LOCK] = connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
     elif connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_MS)}")
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})

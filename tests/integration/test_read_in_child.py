@@ -1,0 +1,184 @@
+"""Big SQLite reads in a separate process (``store.bulk._read_in_child``, issue 7): the same frame as a read in
+this process, and never where the other process would see something else than this transaction.
+
+The size threshold and the batch size are lowered so a few thousand rows take the path a national year takes;
+where the test must know which path was taken, the in-process readers are made to fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import select
+
+from integraal.store import bulk, tables
+from integraal.store.bulk import insert_frame, read_frame
+from integraal.store.database import Database
+from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities
+
+pytestmark = pytest.mark.sqlite_only(reason="the separate-process reader is SQLite's")
+
+ROWS = 3_000
+TEXTS = ["", "v", "NULL", "Zoë ' \" ,;\t", "two\nlines", "o'brien"]
+
+
+def _activities() -> pl.DataFrame:
+    """Values that break naive transfers; ``pregnancy_id`` NULL in the whole first batch, text later."""
+    n = range(ROWS)
+    return pl.DataFrame(
+        {
+            "activity_id": [f"A{i:05d}" for i in n],
+            "bsn": ["123456782" if i % 3 else "o'brien" for i in n],
+            "pregnancy_id": [None if i < 100 or i % 7 == 0 else TEXTS[i % len(TEXTS)] for i in n],
+            "agb": ["01000001"] * ROWS,
+            "activity_code": ["x"] * ROWS,
+            "date": [date(2024 + i % 3, 1 + i % 12, 1 + i % 28) for i in n],
+            "quantity_hundredths": [(-1) ** i * 2**40 + i for i in n],
+        },
+        schema_overrides={"pregnancy_id": pl.String},
+    )
+
+
+@pytest.fixture
+def filled(db: Database, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
+    frame = _activities()
+    with db.unit_of_work() as connection:
+        insert_frame(connection, tables.activities, frame)
+    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1_000)
+    monkeypatch.setattr(bulk, "CHILD_BATCH_ROWS", 16)
+    return frame
+
+
+def _only_in_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    def here(*args: Any) -> None:
+        raise AssertionError("read in this process")
+
+    monkeypatch.setattr(bulk, "_read_joined", here)
+    monkeypatch.setattr(bulk, "_read_by_fetch", here)
+
+
+def _children(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    def counting(args: list[str], **kwargs: Any) -> Any:
+        started.append(args)
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(bulk.subprocess, "Popen", counting)
+    return started
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_big_read_in_another_process_is_the_frame_read_here(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    monkeypatch.setattr(bulk, "CHILD_PROCESSES", processes)
+    a = tables.activities
+    filtered = select(*(a.c[name] for name in ACTIVITY_SCHEMA)).where(
+        a.c.bsn.in_(["o'brien", "nobody"]), a.c.date >= date(2024, 6, 1)
+    )
+    with monkeypatch.context() as here:
+        here.setattr(bulk, "CHILD_MIN_ROWS", 10**12)
+        with db.unit_of_work() as connection:
+            expected_all = load_activities(connection).sort("activity_id")
+            expected_some = read_frame(connection, filtered, ACTIVITY_SCHEMA).sort("activity_id")
+    started = _children(monkeypatch)
+    _only_in_child(monkeypatch)
+    with db.unit_of_work() as connection:
+        every = load_activities(connection)
+        some = read_frame(connection, filtered, ACTIVITY_SCHEMA, many=True)
+    assert len(started) == 2 * processes
+    assert every.sort("activity_id").to_dicts() == expected_all.to_dicts() == filled.to_dicts()
+    assert every.schema == expected_all.schema
+    assert some.sort("activity_id").to_dicts() == expected_some.to_dicts()
+    assert 0 < some.height < ROWS
+    assert set(some["bsn"].to_list()) == {"o'brien"}
+
+
+def test_booleans_and_an_empty_result_come_back_typed(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = tables.activities
+    query = select(a.c.activity_id, (a.c.quantity_hundredths > 0).label("positive"))
+    schema = {"activity_id": pl.String, "positive": pl.Boolean}
+    _only_in_child(monkeypatch)
+    with db.unit_of_work() as connection:
+        frame = read_frame(connection, query, schema, many=True)
+        nothing = read_frame(connection, query.where(a.c.activity_id == "none"), schema, many=True)
+    assert frame.schema == pl.Schema(schema)
+    assert frame.sort("activity_id")["positive"].to_list() == [q > 0 for q in filled["quantity_hundredths"]]
+    assert nothing.height == 0 and nothing.schema == pl.Schema(schema)
+
+
+def test_never_once_the_transaction_has_written(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other process sees what is committed: after a write of this transaction the read stays here."""
+    started = _children(monkeypatch)
+    row = {"bsn": "123456782", "pregnancy_id": None, "agb": "01000001", "activity_code": "x"}
+    row |= {"date": date(2025, 1, 1), "quantity_hundredths": 100}
+    with db.unit_of_work(lock="import") as connection:
+        before = load_activities(connection)  # locked, nothing written yet: safe
+        assert len(started) == 2
+        connection.execute(tables.activities.insert().values(activity_id="B1", **row))
+        after = load_activities(connection)
+        assert len(started) == 2
+    assert before.height == ROWS and after.height == ROWS + 1
+    with db.unit_of_work() as connection:  # no lock: the first write begins the transaction
+        connection.execute(tables.activities.delete().where(tables.activities.c.activity_id == "B1"))
+        assert load_activities(connection).height == ROWS
+        assert len(started) == 2
+    with db.unit_of_work() as connection:  # committed: the other process may read again
+        assert load_activities(connection).height == ROWS
+        assert len(started) == 4
+
+
+def test_a_failing_child_is_logged_and_the_read_done_here(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(bulk.sys, "executable", "/bin/false")
+    with caplog.at_level(logging.WARNING, logger="integraal.store.bulk"), db.unit_of_work() as connection:
+        frame = load_activities(connection)
+    assert frame.sort("activity_id").to_dicts() == filled.to_dicts()
+    assert "reading in a separate process failed" in caplog.text
+
+
+def test_an_ordered_read_is_sorted_as_sqlite_sorts(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read unordered in the other process and sorted here: the same rows in the same order, NULLs first going
+    up and last going down, text in byte order (``Zoë`` after ``o'brien``), as SQLite's ORDER BY gives them."""
+    a = tables.activities
+    schema = {"pregnancy_id": pl.String, "quantity": pl.Int64, "activity_id": pl.String, "share": pl.Float64}
+    query = select(
+        a.c.pregnancy_id, a.c.quantity_hundredths, a.c.activity_id, (a.c.quantity_hundredths / 3.0).label("share")
+    ).order_by(a.c.pregnancy_id.desc(), a.c.quantity_hundredths, a.c.activity_id)
+    for ordered in (query, query.order_by(None).order_by(a.c.pregnancy_id, a.c.activity_id.desc())):
+        with monkeypatch.context() as here:
+            here.setattr(bulk, "CHILD_MIN_ROWS", 10**12)
+            with db.unit_of_work() as connection:
+                expected = read_frame(connection, ordered, schema)
+        started = _children(monkeypatch)
+        with db.unit_of_work() as connection:
+            got = read_frame(connection, ordered, schema, many=True)
+        assert started, "read in the other process"
+        assert got.to_dicts() == expected.to_dicts()
+        assert got["pregnancy_id"].null_count() > 0
+
+
+def test_an_order_by_anything_but_a_selected_column_stays_here(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = tables.activities
+    query = select(a.c.activity_id).order_by(a.c.date, a.c.activity_id)  # date is not selected
+    started = _children(monkeypatch)
+    with db.unit_of_work() as connection:
+        got = read_frame(connection, query, {"activity_id": pl.String}, many=True)
+    assert not started
+    assert got["activity_id"].to_list() == filled.sort("date", "activity_id")["activity_id"].to_list()
