@@ -16,7 +16,9 @@ trajectory. It must not import storage, files or the web.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -28,6 +30,25 @@ from integraal.domain.provider import Discipline
 from integraal.rules.decision import ClaimKind, ClaimLine, Outcome, PregnancyDecision
 
 T = TypeVar("T")
+_ZERO = Decimal(0)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if it runs) for the block; reference counting goes on as ever.
+
+    For building or scanning a national year's input (millions of rows, none of them garbage): the collector
+    would otherwise pass over every live row again and again while new containers are made, which costs more
+    than the work itself. Nothing made in the block is lost; it is examined at the next collection. The pause is
+    process-wide (the collector has one switch): a block that found it running turns it back on at its end, even
+    while another thread's block still runs (that one is then slower, never wrong); nested blocks leave it off."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ClientProfile(StrEnum):
@@ -178,7 +199,8 @@ class DistributionInput:
 
     def _once(self, key: Any, compute: Callable[[], T]) -> T:
         if key not in self._memo:
-            self._memo[key] = compute()
+            with collector_paused():  # a view of a national year is a few hundred thousand new containers
+                self._memo[key] = compute()
         value: T = self._memo[key]
         return value
 
@@ -216,13 +238,24 @@ class DistributionInput:
         """
 
         def compute() -> list[ShadowClaim]:
-            outcomes = {
-                (row.pregnancy_id, phase): outcome for row in self.pregnancies for phase, outcome in row.outcomes
-            }
+            # Only the (pregnancy, phase) pairs whose last recorded outcome is not integral: most pregnancies
+            # have none, so most claims are kept on a set lookup of their pregnancy id alone.
+            excluded: set[tuple[str, Phase]] = set()
+            excluded_ids: set[str] = set()
+            for row in self.pregnancies:
+                pregnancy_id = row.pregnancy_id
+                for phase, outcome in row.outcomes:
+                    if outcome is not Outcome.INTEGRAL:
+                        excluded.add((pregnancy_id, phase))
+                        excluded_ids.add(pregnancy_id)
+                    elif pregnancy_id in excluded_ids:  # a later record of the same phase wins, as in a dict
+                        excluded.discard((pregnancy_id, phase))
+            if not excluded:
+                return list(self.shadow_claims)
             return [
                 c
                 for c in self.shadow_claims
-                if outcomes.get((c.pregnancy_id, c.phase), Outcome.INTEGRAL) is Outcome.INTEGRAL
+                if c.pregnancy_id not in excluded_ids or (c.pregnancy_id, c.phase) not in excluded
             ]
 
         return list(self._once("integral_shadow_claims", compute))
@@ -248,7 +281,7 @@ class DistributionInput:
             counts: dict[str, dict[str, Decimal]] = {agb: {} for agb in self.member_agbs()}
             for row in self.activities:
                 per_type = counts[row.agb]
-                per_type[row.activity_type] = per_type.get(row.activity_type, Decimal(0)) + row.count
+                per_type[row.activity_type] = per_type.get(row.activity_type, _ZERO) + row.count
             return counts
 
         return {agb: dict(per_type) for agb, per_type in self._once("activity_by_member", compute).items()}

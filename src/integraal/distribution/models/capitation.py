@@ -23,7 +23,7 @@ from integraal.distribution.allocation import (
     fmt_decimal,
     split_lines,
 )
-from integraal.distribution.inputs import PROFILE_NAMES, ClientProfile, DistributionInput
+from integraal.distribution.inputs import PROFILE_NAMES, ClientProfile, DistributionInput, collector_paused
 from integraal.distribution.parameters import ParameterKind, Parameters, as_dict, parameter, table
 from integraal.distribution.registry import Model, StepKind, register
 
@@ -35,6 +35,8 @@ DEFAULT_WEIGHTS = table(
     ended_early="0.4",
 )
 """Illustrative only: the board sets the weights (e.g. from the casemix of the last years)."""
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,27 +67,47 @@ def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, d
     care: dict[str, dict[str, int]] = {}
     if attribution == "claims":
         for claim in data.integral_shadow_claims():
-            per = care.setdefault(claim.pregnancy_id, {})
+            per = care.get(claim.pregnancy_id)
+            if per is None:
+                per = care[claim.pregnancy_id] = {}
             per[claim.agb] = per.get(claim.agb, 0) + claim.amount_cents
         return care
     counts: dict[str, dict[str, Decimal]] = {}
     for row in data.activities:
         if row.pregnancy_id is not None:
-            per_d = counts.setdefault(row.pregnancy_id, {})
-            per_d[row.agb] = per_d.get(row.agb, Decimal(0)) + row.count
-    return {pid: {agb: fixed_point(c) for agb, c in per.items()} for pid, per in counts.items()}
+            per_d = counts.get(row.pregnancy_id)
+            if per_d is None:
+                per_d = counts[row.pregnancy_id] = {}
+            per_d[row.agb] = per_d.get(row.agb, _ZERO) + row.count
+    # A national year's sums are a few small numbers: each distinct one is made fixed-point once (a cache by
+    # value is exact, as ``fixed_point`` depends on the number alone).
+    points: dict[Decimal, int] = {}
+    for pregnancy_id, per_d in counts.items():
+        per = care[pregnancy_id] = {}
+        for agb, count in per_d.items():
+            point = points.get(count)
+            if point is None:
+                point = points[count] = fixed_point(count)
+            per[agb] = point
+    return care
 
 
 def weighted_pregnancies(data: DistributionInput, params: CapitationParameters) -> dict[str, int]:
     """``W_i`` in millionths of a weighted pregnancy, for every member."""
     weights = as_dict(params.weights)
-    care = care_per_pregnancy(data, params.attribution)
+    with collector_paused():  # a national year's care is a few hundred thousand new dicts
+        care = care_per_pregnancy(data, params.attribution)
     result = dict.fromkeys(data.member_agbs(), 0)
+    weight_of: dict[ClientProfile, int] = {}
     for row in data.pregnancies:
-        w = fixed_point(weights.get(row.profile.value, Decimal(0)))
-        per = care.get(row.pregnancy_id, {})
+        w = weight_of.get(row.profile)
+        if w is None:
+            w = weight_of[row.profile] = fixed_point(weights.get(row.profile.value, _ZERO))
+        per = care.get(row.pregnancy_id)
+        if not per or w == 0:
+            continue
         total = sum(per.values())
-        if total == 0 or w == 0:
+        if total == 0:
             continue
         for agb, share in per.items():
             result[agb] += w * share // total
