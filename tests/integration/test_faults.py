@@ -621,6 +621,10 @@ REFUSED = [
     ("UPDATE claim_items SET awarded_cents = awarded_cents + 1 WHERE line_id = :answered_line", "answer"),
     ("UPDATE claim_items SET state = 'sent' WHERE line_id = :answered_line", "never goes back"),
     ("UPDATE claim_items SET state = 'ready' WHERE line_id = :sent_line", "never goes back"),
+    # An allowed step in the same statement does not let a change of what was claimed through (migration 0007).
+    ("UPDATE claim_items SET state = 'accepted', amount_cents = 0 WHERE line_id = :sent_line", "sent claim line"),
+    ("UPDATE claim_items SET next_action = 'x', awarded_cents = 0 WHERE line_id = :answered_line", "answer"),
+    ("UPDATE claim_items SET next_action = 'x', state = 'ready' WHERE line_id = :answered_line", "never goes back"),
     ("UPDATE claim_batches SET total_cents = total_cents + 1 WHERE batch_id = :sent_batch", "sent claim batch"),
     ("UPDATE claim_batches SET file_sha256 = 'x' WHERE batch_id = :answered_batch", "sent claim batch"),
     ("UPDATE claim_batches SET state = 'ready' WHERE batch_id = :sent_batch", "sent claim batch"),

@@ -43,7 +43,17 @@ from integraal.rules.decision import ClaimKind, Disposition, Outcome
 from integraal.rules.engine import DecisionContext
 from integraal.rules.reasons import ReasonCode
 
-__all__ = ["SHADOW_SCHEMA", "BulkDecisions", "decide_frames", "shadow_amounts"]
+__all__ = [
+    "SHADOW_SCHEMA",
+    "TALLY_SCHEMA",
+    "UNCLAIMED_SCHEMA",
+    "BulkDecisions",
+    "BulkRun",
+    "decide_frames",
+    "decide_run",
+    "run_of",
+    "shadow_amounts",
+]
 
 PHASE_INDEX: dict[Phase, int] = {phase: i for i, phase in enumerate(PHASES)}
 DISCIPLINES: tuple[Discipline, ...] = tuple(Discipline)
@@ -428,28 +438,31 @@ def _windows(pregnancies: pl.DataFrame, t: _Tables) -> pl.DataFrame:
 # --- 2. placing activities ----------------------------------------------------------------------------------
 
 
+def _positions(pregnancy_ids: pl.Series, windows: pl.DataFrame) -> pl.Series:
+    """Each row's pregnancy position ``_p`` in ``windows`` (null: unknown or missing id), joined once per run of
+    equal ids: activities come grouped by pregnancy, so that is ~25 times fewer string lookups than per row."""
+    runs = pl.DataFrame({"pregnancy_id": pregnancy_ids.rle().struct.field("value")})
+    per_run = runs.join(windows.select("pregnancy_id", "_p"), on="pregnancy_id", how="left", maintain_order="left")
+    return per_run["_p"].gather(pregnancy_ids.rle_id())
+
+
 def _place(activities: pl.DataFrame, windows: pl.DataFrame, t: _Tables) -> pl.DataFrame:
     """``engine._place`` for every activity (input order kept): ``reason`` set where it is not placed,
     ``phase``, ``member`` (on the activity date) and ``_pp`` (pregnancy × phase key) where it is."""
     # Join on the trajectory id once, for its position; the pregnancy's columns are then gathered by it.
     # The other joins run on their key columns only and are put side by side (left joins on unique keys keep
     # every row in place), so no wide intermediate frame is built.
-    a = (
-        activities.lazy()
-        .select("activity_id", "bsn", "pregnancy_id", "agb", "activity_code", "date", "quantity_hundredths")
-        .with_row_index("_row")
-        .join(windows.lazy().select("pregnancy_id", "_p"), on="pregnancy_id", how="left", maintain_order="left")
-        .collect(engine=ENGINE)
-    )
-    position = a["_p"]
-    per_pregnancy = pl.DataFrame(
-        [
-            windows["bsn"].gather(position).alias("p_bsn"),
-            *(
-                windows[name].gather(position)
-                for name in ("igo_id", "traj_year", "has_traj", *(f"{k}{i}" for i in range(_N_PHASES) for k in "sex"))
-            ),
-        ]
+    a = activities.select(
+        "activity_id", "bsn", "pregnancy_id", "agb", "activity_code", "date", "quantity_hundredths"
+    ).with_row_index("_row")
+    position = _positions(a["pregnancy_id"], windows).alias("_p")
+    a = a.with_columns(position)
+    per_pregnancy = windows.select(  # gathered in parallel, one column per thread
+        _c("bsn").gather(position).alias("p_bsn"),
+        *(
+            _c(name).gather(position)
+            for name in ("igo_id", "traj_year", "has_traj", *(f"{k}{i}" for i in range(_N_PHASES) for k in "sex"))
+        ),
     )
     keys = pl.concat([a.select("activity_code", "agb"), per_pregnancy.select("traj_year", "igo_id")], how="horizontal")
     types = t.types.rename({"year": "traj_year"}).with_columns(pl.lit(True).alias("t_found"))
@@ -1051,6 +1064,89 @@ def decide_frames(
     with ``decide_bundle`` (the decide service does).
     """
     t, acts, ph = _decide(pregnancies, activities, context, as_of)
+    claims, mono_codes = _claims(t, acts, ph)
+    outcomes = (
+        acts.lazy()
+        .join(mono_codes.lazy(), on="_row", how="left", maintain_order="left")
+        .select(*_outcome_columns(), pl.when(_claimed()).then(_claimed_code()).alias("prestatie_code"))
+    )
+    phases_df, claims_df, outcomes_df = pl.collect_all([_phase_rows(ph), claims, outcomes], engine=ENGINE)
+    return BulkDecisions(phases=phases_df, claims=claims_df, activities=outcomes_df)
+
+
+UNCLAIMED_SCHEMA: dict[str, pl.DataType] = {
+    name: ACTIVITIES_SCHEMA[name] for name in ACTIVITIES_SCHEMA if name != "prestatie_code"
+}
+TALLY_SCHEMA: dict[str, pl.DataType] = {"disposition": pl.String(), "reason": pl.String(), "n": pl.UInt32()}
+
+
+@dataclass(frozen=True)
+class BulkRun:
+    """What a stored decision run keeps of ``BulkDecisions`` (see ``run_of``): claimed activities are listed on
+    their claim lines, so of the millions of activity outcomes only the others and their counts are kept.
+
+    - ``phases``, ``claims``: as in ``BulkDecisions``;
+    - ``unclaimed``: the activities with a pregnancy id that were not claimed (``UNCLAIMED_SCHEMA``), input order;
+    - ``tally``: the activities with a pregnancy id counted per disposition and reason (``TALLY_SCHEMA``; no
+      zero counts), in no particular order.
+    """
+
+    phases: pl.DataFrame
+    claims: pl.DataFrame
+    unclaimed: pl.DataFrame
+    tally: pl.DataFrame
+
+
+def run_of(decisions: BulkDecisions) -> BulkRun:
+    """The specification of ``decide_run``: what a run keeps of ``decisions``."""
+    decided = decisions.activities.lazy().filter(_c("pregnancy_id").is_not_null())
+    unclaimed, tally = pl.collect_all(
+        [
+            decided.filter(_c("disposition") != Disposition.CLAIMED.value).select(*UNCLAIMED_SCHEMA),
+            decided.group_by("disposition", "reason").len("n"),
+        ]
+    )
+    return BulkRun(phases=decisions.phases, claims=decisions.claims, unclaimed=unclaimed, tally=tally)
+
+
+def decide_run(pregnancies: pl.DataFrame, activities: pl.DataFrame, context: DecisionContext, as_of: date) -> BulkRun:
+    """``run_of(decide_frames(…))`` without building the outcomes of the claimed activities (over 90 % of a
+    national year's): the decide service stores only the others."""
+    t, acts, ph = _decide(pregnancies, activities, context, as_of)
+    claims, mono_codes = _claims(t, acts, ph)
+    # Integral members with a prestatie are claimed; fallback members are claimed where they have a code.
+    integral_claimed = (_c("state") == S_DECIDED) & _c("member") & ~_c("fallback") & _c("i_code").is_not_null()
+    unclaimed = (
+        acts.lazy()
+        .filter(_c("pregnancy_id").is_not_null() & ~integral_claimed)
+        .join(mono_codes.lazy(), on="_row", how="left", maintain_order="left")
+        .filter(~_claimed())
+        .select(*_outcome_columns())
+    )
+    decided = acts.lazy().select(_c("pregnancy_id").is_not_null().sum().alias("n"))
+    phases_df, claims_df, unclaimed_df, decided_df = pl.collect_all(
+        [_phase_rows(ph), claims, unclaimed, decided], engine=ENGINE
+    )
+    counts = [unclaimed_df.group_by("disposition", "reason").len("n")]
+    if n_claimed := int(decided_df.item()) - unclaimed_df.height:
+        claimed = {"disposition": [Disposition.CLAIMED.value], "reason": [None], "n": [n_claimed]}
+        counts.append(pl.DataFrame(claimed, schema=TALLY_SCHEMA))
+    return BulkRun(phases=phases_df, claims=claims_df, unclaimed=unclaimed_df, tally=pl.concat(counts))
+
+
+def _phase_rows(ph: pl.DataFrame) -> pl.LazyFrame:
+    return ph.lazy().select(
+        "pregnancy_id",
+        _phase_names(_c("phase")).alias("phase"),
+        "outcome",
+        "reasons",
+        "ruleset_version",
+        "contract_id",
+    )
+
+
+def _claims(t: _Tables, acts: pl.DataFrame, ph: pl.DataFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """Step 4: the claim lines (``CLAIMS_SCHEMA``, lazy) and ``_mono_lines``' prestatie per fallback activity."""
     decided_member = (_c("state") == S_DECIDED) & _c("member")
     mono_lines, mono_codes = _mono_lines(_fallback_care(acts, ph, t, ids=True), t)
 
@@ -1058,19 +1154,10 @@ def decide_frames(
     members = (
         acts.lazy().filter(decided_member & ~_c("fallback")).select("_pp", "date", "activity_id").collect(engine=ENGINE)
     )
-    member_ids = (
-        members.lazy()
-        .group_by("_pp")
-        .agg(
-            # Rows keep their order within a group: when they already come in (pregnancy, date, id) order, as the
-            # decide service loads them, the per-group sort can be skipped.
-            _c("activity_id").str.join(" ").alias("activity_ids") if _in_engine_order(members) else _ordered_ids()
-        )
-    )
     integral_lines = (
         ph.lazy()
         .filter((_c("state") == S_DECIDED) & ~_c("fallback"))
-        .join(member_ids, on="_pp", how="left")
+        .join(_member_ids(members), on="_pp", how="left")
         .join(t.igos.lazy(), on="igo_id", how="left")
         .select(
             "_pp",
@@ -1100,51 +1187,67 @@ def decide_frames(
             *(_c(name).cast(CLAIMS_SCHEMA[name]) for name in _LINE_COLUMNS),
         )
     )
+    return claims, mono_codes
 
-    # Activity outcomes, in input order.
-    code = pl.when(~_c("fallback")).then(_c("i_code")).otherwise(_c("fb_code"))
-    claimed = decided_member & code.is_not_null()
+
+def _member_ids(members: pl.DataFrame) -> pl.LazyFrame:
+    """Per ``_pp``: its members' activity ids (``members``: _pp, date, activity_id) in the engine's order.
+
+    Rows keep their order within a group, so when they already come in (date, id) order per ``_pp``, as the
+    decide service loads them, the per-group sort is skipped; when ``_pp`` is sorted too, the groups are runs of
+    rows and Polars groups them without hashing. Listing the ids and then joining the lists is ~4 times faster
+    than ``str.join`` in the aggregation (national year: 0.07 s instead of 0.3 s)."""
+    ids = _c("activity_id")
+    frame = members.lazy()
+    runs = False
+    if not _in_engine_order(members):
+        ids = ids.sort_by(["date", "activity_id"])
+    elif members["_pp"].is_sorted():
+        frame, runs = frame.with_columns(_c("_pp").set_sorted()), True
+    return (
+        frame.group_by("_pp", maintain_order=runs)
+        .agg(ids.alias("activity_ids"))
+        .with_columns(_c("activity_ids").list.join(" "))
+    )
+
+
+def _claimed_code() -> pl.Expr:
+    """The prestatie an activity is claimed under if claimed: its phase's integral one, else its mono line's."""
+    return pl.when(~_c("fallback")).then(_c("i_code")).otherwise(_c("fb_code"))
+
+
+def _claimed() -> pl.Expr:
+    return (_c("state") == S_DECIDED) & _c("member") & _claimed_code().is_not_null()
+
+
+def _outcome_columns() -> list[pl.Expr]:
+    """``ActivityOutcome`` without the prestatie, on the placed activities joined to ``_mono_lines``' codes."""
     state = _c("state")
-    outcomes = (
-        acts.lazy()
-        .join(mono_codes.lazy(), on="_row", how="left", maintain_order="left")
-        .select(
-            "activity_id",
-            "pregnancy_id",
-            pl.when(_c("reason") == _REASON_INDEX[ReasonCode.OUT_OF_SCOPE])
-            .then(pl.lit(0, dtype=pl.Int8))
-            .when(claimed)
-            .then(pl.lit(1, dtype=pl.Int8))
-            .otherwise(pl.lit(2, dtype=pl.Int8))
-            .replace_strict(
-                [0, 1, 2],
-                [Disposition.EXCLUDED.value, Disposition.CLAIMED.value, Disposition.REPORTED.value],
-                return_dtype=pl.String,
-            )
-            .alias("disposition"),
-            _reason_names(
-                pl.when(_c("reason").is_not_null())
-                .then(_c("reason"))
-                .when(state == S_NO_RULES)
-                .then(_code(ReasonCode.NO_RULESET))
-                .when(state.is_in([S_RUNNING, S_NOT_ENDED]))
-                .then(_code(ReasonCode.PENDING))
-                .when(~_c("member"))
-                .then(_code(ReasonCode.CLAIMED_BY_NON_MEMBER))
-                .when(code.is_null())
-                .then(_code(ReasonCode.NO_MONO_TARIFF))
-            ).alias("reason"),
-            _phase_names(_c("phase")).alias("phase"),
-            pl.when(claimed).then(code).alias("prestatie_code"),
+    return [
+        _c("activity_id"),
+        _c("pregnancy_id"),
+        pl.when(_c("reason") == _REASON_INDEX[ReasonCode.OUT_OF_SCOPE])
+        .then(pl.lit(0, dtype=pl.Int8))
+        .when(_claimed())
+        .then(pl.lit(1, dtype=pl.Int8))
+        .otherwise(pl.lit(2, dtype=pl.Int8))
+        .replace_strict(
+            [0, 1, 2],
+            [Disposition.EXCLUDED.value, Disposition.CLAIMED.value, Disposition.REPORTED.value],
+            return_dtype=pl.String,
         )
-    )
-    phases = ph.lazy().select(
-        "pregnancy_id",
+        .alias("disposition"),
+        _reason_names(
+            pl.when(_c("reason").is_not_null())
+            .then(_c("reason"))
+            .when(state == S_NO_RULES)
+            .then(_code(ReasonCode.NO_RULESET))
+            .when(state.is_in([S_RUNNING, S_NOT_ENDED]))
+            .then(_code(ReasonCode.PENDING))
+            .when(~_c("member"))
+            .then(_code(ReasonCode.CLAIMED_BY_NON_MEMBER))
+            .when(_claimed_code().is_null())
+            .then(_code(ReasonCode.NO_MONO_TARIFF))
+        ).alias("reason"),
         _phase_names(_c("phase")).alias("phase"),
-        "outcome",
-        "reasons",
-        "ruleset_version",
-        "contract_id",
-    )
-    phases_df, claims_df, outcomes_df = pl.collect_all([phases, claims, outcomes], engine=ENGINE)
-    return BulkDecisions(phases=phases_df, claims=claims_df, activities=outcomes_df)
+    ]

@@ -1,10 +1,11 @@
 """Use case: decide every pregnancy (or some) and store the decisions with their rule-set versions.
 
-Inputs are read in bulk as columns and decided set-wise by the columnar engine (``rules.bulk.decide_frames``, a
+Inputs are read in bulk as columns and decided set-wise by the columnar engine (``rules.bulk.decide_run``, a
 national year in seconds); only pregnancies with an insurer-reported overlap (return code 0587, which the columnar
 rules do not know) go through the pure engine (``rules.engine.decide_bundle``) one by one, as does everything when
-a caller wants each decision as an object (``on_decision``). Both give the same frames, and the run is written
-set-wise from them. A run is reproducible: it stores ``as_of`` and, per phase, the rule-set version.
+a caller wants each decision as an object (``on_decision``). Both give what a run keeps (``rules.bulk.BulkRun``),
+and the run is written set-wise from it. A run is reproducible: it stores ``as_of`` and, per phase, the rule-set
+version.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from integraal.data.loader import load_catalogue
 from integraal.domain.activity import Activity
 from integraal.domain.catalogue import Catalogue
 from integraal.domain.pregnancy import Pregnancy
-from integraal.rules.bulk import ACTIVITIES_SCHEMA, CLAIMS_SCHEMA, PHASES_SCHEMA, BulkDecisions, decide_frames
+from integraal.rules.bulk import (
+    ACTIVITIES_SCHEMA,
+    CLAIMS_SCHEMA,
+    PHASES_SCHEMA,
+    BulkDecisions,
+    BulkRun,
+    decide_run,
+    run_of,
+)
 from integraal.rules.decision import ActivityOutcome, Disposition, Outcome, PregnancyDecision
 from integraal.rules.engine import DecisionContext, decide_bundle
 from integraal.rules.matching import TrajectoryIndex
@@ -63,7 +72,6 @@ TRAJECTORY_SCHEMA: dict[str, pl.DataType] = {
 }
 """What matching an activity to a trajectory needs of a pregnancy."""
 
-_OUTCOME_COLUMNS = ("activity_id", "pregnancy_id", "disposition", "reason", "phase")
 _PROGRESS_STEP = 2_000
 
 
@@ -113,7 +121,7 @@ def decide_all(
     assigned, unmatched = _match(activities, pregnancies, _trailing_days(catalogue), pregnancy_ids is None)
     loaded = activities.height
     del activities
-    parts: list[BulkDecisions] = []
+    parts: list[BulkRun] = []
     if by_engine:
         engine_ids = pl.Series("engine", sorted(by_engine), dtype=pl.String).implode()
         engine_part = assigned.filter(pl.col("pregnancy_id").is_in(engine_ids))
@@ -125,12 +133,12 @@ def decide_all(
         # Activities of trajectories not decided here come back with a null pregnancy id and are left out below:
         # they were reported as unmatched, are decided by the engine, or are not this run's (some pregnancies).
         without_overlaps = dataclasses.replace(context, reported_overlaps={})
-        parts.append(decide_frames(bulk_pregnancies, assigned, without_overlaps, as_of))
+        parts.append(decide_run(bulk_pregnancies, assigned, without_overlaps, as_of))
         if progress is not None:
             progress(bulk_pregnancies.height)
     del assigned
     if objects:
-        parts.append(_decide_one_by_one(objects, engine_part, context, as_of, on_decision, progress))
+        parts.append(run_of(_decide_one_by_one(objects, engine_part, context, as_of, on_decision, progress)))
     decided = _combine(parts)
 
     summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
@@ -237,30 +245,17 @@ class _Decided:
 
     phases: pl.DataFrame  # ``PHASES_SCHEMA``, in pregnancy id and phase order
     claims: pl.DataFrame  # ``CLAIMS_SCHEMA``, in the engine's order: the running number is the line number
-    not_claimed: pl.DataFrame  # the decided activities that were not claimed (``_OUTCOME_COLUMNS``)
+    not_claimed: pl.DataFrame  # the decided activities that were not claimed (``UNCLAIMED_SCHEMA``)
     tally: pl.DataFrame  # disposition, reason, n: every decided activity counted
 
 
-def _combine(parts: Sequence[BulkDecisions]) -> _Decided:
+def _combine(parts: Sequence[BulkRun]) -> _Decided:
     """The decisions of disjoint sets of pregnancies as one run, in pregnancy id order.
 
     Each part is in id order and holds whole pregnancies, so a stable sort on the id alone keeps the engine's
-    order of phases and claim lines within a pregnancy. Activity rows without a pregnancy id were not decided in
-    that part; the millions of activity rows are only filtered and counted, never copied whole."""
+    order of phases and claim lines within a pregnancy."""
     if not parts:
-        parts = [_decisions_as_frames([])]
-    decided = pl.col("pregnancy_id").is_not_null()
-    queries = [
-        query
-        for part in parts
-        for query in (
-            part.activities.lazy()
-            .filter(decided & (pl.col("disposition") != Disposition.CLAIMED.value))
-            .select(_OUTCOME_COLUMNS),
-            part.activities.lazy().filter(decided).group_by("disposition", "reason").len("n"),
-        )
-    ]
-    frames = pl.collect_all(queries)
+        parts = [run_of(_decisions_as_frames([]))]
 
     def joined(frames: list[pl.DataFrame]) -> pl.DataFrame:
         return frames[0] if len(frames) == 1 else pl.concat(frames).sort("pregnancy_id", maintain_order=True)
@@ -268,8 +263,8 @@ def _combine(parts: Sequence[BulkDecisions]) -> _Decided:
     return _Decided(
         phases=joined([p.phases for p in parts]),
         claims=joined([p.claims for p in parts]),
-        not_claimed=pl.concat(frames[0::2]).sort("pregnancy_id", "activity_id"),
-        tally=pl.concat(frames[1::2]),
+        not_claimed=pl.concat([p.unclaimed for p in parts]).sort("pregnancy_id", "activity_id"),
+        tally=pl.concat([p.tally for p in parts]),
     )
 
 

@@ -329,6 +329,7 @@ claim_items = Table(
     Column("next_action", String(20), nullable=True),
     Column("attempt", Integer, nullable=False, server_default="0"),  # 0: first claim; n: the n-th resend
     UniqueConstraint("run_id", "decision_line_no", "debit_credit", "attempt", name="uq_claim_items_decision_line"),
+    postgresql_with={"fillfactor": 60},  # room for the updated versions of a line (migration 0007)
 )
 """Claim lines as sent to insurers: each decided claim line is debited once per attempt (a resend after a
 rejection is the next attempt), so no concurrent or repeated build can claim it twice."""
@@ -348,7 +349,8 @@ claim_transitions = Table(
 
 # Sent claims never change: migration 0006 adds database triggers that refuse changing the identity and money of
 # a claim line or batch once sent, moving a line's state backwards, rewriting the insurer's answer, deleting
-# either, and any UPDATE or DELETE of claim_transitions and claim_returns.
+# either, and any UPDATE or DELETE of claim_transitions and claim_returns; migration 0007 has each guard look only
+# at an update that sets a column it guards (the same rules, without a trigger call per row sent or answered).
 
 claim_returns = Table(
     "claim_returns",
