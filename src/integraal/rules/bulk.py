@@ -828,7 +828,7 @@ def _fallback_care(acts: pl.DataFrame, ph: pl.DataFrame, t: _Tables, *, ids: boo
     from the intake year's). ``ids``: keep ``_row`` and ``activity_id`` too (for the lines and outcomes)."""
     return (
         acts.lazy()
-        .filter((_c("state") == S_DECIDED) & _c("member") & _c("fallback") & _c("disc").is_not_null())
+        .filter(_decided_member() & _c("fallback") & _c("disc").is_not_null())
         .select(
             *(("_row", "activity_id") if ids else ()),
             "_pp",
@@ -1115,7 +1115,7 @@ def decide_run(pregnancies: pl.DataFrame, activities: pl.DataFrame, context: Dec
     t, acts, ph = _decide(pregnancies, activities, context, as_of)
     claims, mono_codes = _claims(t, acts, ph)
     # Integral members with a prestatie are claimed; fallback members are claimed where they have a code.
-    integral_claimed = (_c("state") == S_DECIDED) & _c("member") & ~_c("fallback") & _c("i_code").is_not_null()
+    integral_claimed = _decided_member() & ~_c("fallback") & _c("i_code").is_not_null()
     unclaimed = (
         acts.lazy()
         .filter(_c("pregnancy_id").is_not_null() & ~integral_claimed)
@@ -1147,12 +1147,14 @@ def _phase_rows(ph: pl.DataFrame) -> pl.LazyFrame:
 
 def _claims(t: _Tables, acts: pl.DataFrame, ph: pl.DataFrame) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """Step 4: the claim lines (``CLAIMS_SCHEMA``, lazy) and ``_mono_lines``' prestatie per fallback activity."""
-    decided_member = (_c("state") == S_DECIDED) & _c("member")
     mono_lines, mono_codes = _mono_lines(_fallback_care(acts, ph, t, ids=True), t)
 
     # Integral lines: one per integral phase, listing its member activities.
     members = (
-        acts.lazy().filter(decided_member & ~_c("fallback")).select("_pp", "date", "activity_id").collect(engine=ENGINE)
+        acts.lazy()
+        .filter(_decided_member() & ~_c("fallback"))
+        .select("_pp", "date", "activity_id")
+        .collect(engine=ENGINE)
     )
     integral_lines = (
         ph.lazy()
@@ -1216,8 +1218,14 @@ def _claimed_code() -> pl.Expr:
     return pl.when(~_c("fallback")).then(_c("i_code")).otherwise(_c("fb_code"))
 
 
+def _decided_member() -> pl.Expr:
+    """An activity of a member in a decided phase: claimed if its phase (integral) or its line (fallback) has a
+    prestatie."""
+    return (_c("state") == S_DECIDED) & _c("member")
+
+
 def _claimed() -> pl.Expr:
-    return (_c("state") == S_DECIDED) & _c("member") & _claimed_code().is_not_null()
+    return _decided_member() & _claimed_code().is_not_null()
 
 
 def _outcome_columns() -> list[pl.Expr]:

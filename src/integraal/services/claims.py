@@ -527,14 +527,11 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
     )
     if items["source_line_id"].is_null().all():  # nothing taken back (a first claim): no union to sort by seq
         # ``seq`` is the scratch table's rowid, so SQLite reads it in order without sorting 474,277 rows again.
-        connection.execute(
-            insert(i).from_select(
-                list(_ITEM_SCHEMA), debits.with_only_columns(*debits.selected_columns[1:]).order_by(n.c.seq)
-            )
-        )
+        rows = debits.with_only_columns(*debits.selected_columns[1:]).order_by(n.c.seq)
     else:
         both = union_all(debits, credits).subquery("new_items")
-        connection.execute(insert(i).from_select(list(_ITEM_SCHEMA), select(*list(both.c)[1:]).order_by(both.c.seq)))
+        rows = select(*list(both.c)[1:]).order_by(both.c.seq)
+    connection.execute(insert(i).from_select(list(_ITEM_SCHEMA), rows))
     note = literal("claimed from decision run ") + cast(i.c.run_id, String)
     _record_transitions_of(
         connection,
