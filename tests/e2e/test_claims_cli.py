@@ -76,3 +76,25 @@ def test_a_truncated_return_file_is_refused_naming_the_line(env, tmp_path):
     result = run(["claims", "apply", str(broken)], env)
     assert result.exit_code == 1
     assert "line 1" in result.output
+
+
+def test_several_return_files_at_once_apply_the_good_and_name_the_bad(env, tmp_path):
+    run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    claim_file = tmp_path / "b1.kz301"
+    run(["claims", "export", "B0000001", "--out", str(claim_file)], env)
+    sent = get_format("kz301").read(claim_file.read_bytes())
+    returned = ReturnBatch(
+        sent.sender_agb, sent.receiver_uzovi, sent.batch_id, sent.creation_date, sent.period_start,
+        sent.period_end, "RET-1", date(2026, 2, 1), (),
+        tuple(ReturnLine(line, line.signed_cents, line.signed_cents, ()) for line in sent.lines),
+    )  # fmt: skip
+    good = tmp_path / "b1.kz302"
+    good.write_bytes(get_format("kz302").write(returned))
+    broken = tmp_path / "broken.kz302"
+    broken.write_bytes(b"01" + b"0" * 100 + b"\r\n")
+    result = run(["claims", "apply", str(broken), str(good)], env)
+    assert result.exit_code == 1
+    output = result.output.replace("\n", "")  # long paths wrap
+    assert f"B0000001: accepted {len(sent.lines)}," in output
+    assert "broken.kz302: line 1" in output
+    assert "returned" in run(["claims", "batches"], env).output

@@ -317,3 +317,83 @@ def test_a_member_that_claims_itself_gets_its_separate_lines_once(world):
     assert claims.member_batches(world.db, member, "08000001", **PERIOD) == []
     with pytest.raises(NotFoundError):
         claims.member_batches(world.db, member, "08000011", **PERIOD)
+
+
+ROOT = principal("root")  # both IGOs: three batches, two of them with integral lines
+
+
+def breaker_answers(world: World) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Every batch sent and answered; in the first two batches with an integral line, the first such line gets a
+    0587 (the pregnancies hit are returned too)."""
+    batches = claims.build_batches(world.db, ROOT, **PERIOD, at=AT).batches
+    files, hit = [], []
+    for batch in batches:
+        sent = claims.export_batch(world.db, ROOT, batch.batch_id, at=AT)
+        integral = [i for i in items(world, batch_id=batch.batch_id) if i.kind == "integral"]
+        verdicts = {}
+        if integral and len(hit) < 2:
+            verdicts = {integral[0].line_id: (0, ("0587",))}
+            hit.append(integral[0].pregnancy_id)
+        files.append((batch.batch_id, answer(sent, verdicts)))
+    return files, hit
+
+
+def decided(world: World, pregnancy_ids: list[str]) -> list[tuple]:
+    """The current phases (outcome and reasons) and claim lines of the pregnancies, as their page shows them."""
+    shown = []
+    for pregnancy_id in pregnancy_ids:
+        detail = queries.get_pregnancy(world.db, ROOT, pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
+        shown.append([(p.phase, p.outcome, [r.code for r in p.reasons]) for p in detail.phases])
+        shown.append(sorted((c.phase, c.kind, c.claimant_agb, c.amount_cents) for c in detail.claim_lines))
+    return shown
+
+
+def test_several_returns_at_once_refuse_only_the_bad_file_and_decide_the_breakers_once(world, template, tmp_path):
+    files, hit = breaker_answers(world)
+    assert len(files) >= 2 and len(set(hit)) == 2
+    bad = ("broken.kz302", files[1][1][: len(files[1][1]) // 2])
+
+    run = claims.apply_returns(world.db, ROOT, [files[0], bad, *files[1:]], at=AT, as_of=date(2026, 1, 20))
+    assert [name for name, _ in run.applied] == [name for name, _ in files]
+    assert [name for name, _ in run.refused] == ["broken.kz302"] and "line" in run.refused[0][1]
+    assert run.bundle_breakers == sorted(hit) and len(run.rerun_ids) == 1  # one decision run for every file
+    assert all(s.rerun_ids == run.rerun_ids for _, s in run.applied if s.bundle_breakers)
+    assert sorted(b for _, s in run.applied for b in s.bundle_breakers) == sorted(hit)
+    assert {i.state for i in items(world)} <= {"accepted", "rejected"}
+
+    # The same as applying the files one at a time (each deciding its own breaker again).
+    (tmp_path / "alone").mkdir()
+    alone = clone_world(template, tmp_path / "alone")
+    try:
+        files_alone, _ = breaker_answers(alone)
+        for _, data in files_alone:
+            claims.apply_return(alone.db, ROOT, data, at=AT, as_of=date(2026, 1, 20))
+        assert decided(world, hit) == decided(alone, hit)
+        assert [(i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(world)] == [
+            (i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(alone)
+        ]
+    finally:
+        release(alone.db)
+    for pregnancy_id in hit:
+        detail = queries.get_pregnancy(world.db, ROOT, pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
+        assert "fallback" in [p.outcome for p in detail.phases]
+
+
+def test_the_files_applied_before_a_failure_still_have_their_breakers_decided_again(world, monkeypatch):
+    files, hit = breaker_answers(world)
+    applied = []
+    apply_one = claims._apply_one
+
+    def busy_on_the_second(*args, **kwargs):
+        if applied:
+            raise RuntimeError("the database went away")
+        applied.append(apply_one(*args, **kwargs))
+        return applied[-1]
+
+    monkeypatch.setattr(claims, "_apply_one", busy_on_the_second)
+    with pytest.raises(RuntimeError):
+        claims.apply_returns(world.db, ROOT, files, at=AT, as_of=date(2026, 1, 20))
+    assert applied[0].bundle_breakers == [hit[0]]
+    detail = queries.get_pregnancy(world.db, ROOT, hit[0], pseudonym_key=PSEUDONYM_KEY)
+    reasons = [r.code for p in detail.phases for r in p.reasons]
+    assert "INSURER_REPORTED_OVERLAP" in reasons  # decided again although the run stopped at the second file

@@ -36,13 +36,13 @@ from integraal.domain.catalogue import (
 )
 from integraal.domain.contract import Contract, ContractBook, OverlapPolicy, PartialPolicy
 from integraal.domain.igo import Igo, MembershipPeriod, MembershipRegister
-from integraal.domain.phase import PHASES
+from integraal.domain.phase import PHASES, Phase
 from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
 from integraal.importing.formats import FORMATS
 from integraal.rules.bulk import ACTIVITIES_SCHEMA, CLAIMS_SCHEMA, PHASES_SCHEMA, BulkDecisions, decide_frames
 from integraal.rules.decision import Disposition, PregnancyDecision
-from integraal.rules.engine import INTEGRAL_CONDITIONS, DecisionContext, decide_bundle
+from integraal.rules.engine import INTEGRAL_CONDITIONS, DecisionContext, ReportedOverlap, decide_bundle
 from integraal.rules.matching import TrajectoryIndex
 from integraal.rules.reasons import ReasonCode
 from integraal.store.repositories import ACTIVITY_SCHEMA
@@ -507,6 +507,17 @@ def cases(draw: st.DrawFn) -> Case:
             )
         else:
             activities.append(random_activity(rng, activity_id, rng.choice(pregnancies), context))
+    # Insurer-reported overlaps (0587) on some phases: also of a trajectory not decided here.
+    overlaps = draw(
+        st.lists(
+            st.tuples(st.sampled_from([p.pregnancy_id for p in pregnancies] + ["P_GONE"]), st.sampled_from(PHASES)),
+            max_size=3,
+        )
+    )
+    reported: dict[tuple[str, Phase], tuple[ReportedOverlap, ...]] = {}
+    for n, key in enumerate(overlaps):
+        reported[key] = (*reported.get(key, ()), ReportedOverlap(f"L{n}", "0587"))
+    context = dataclasses.replace(context, reported_overlaps=reported)
     order = draw(st.sampled_from(["as drawn", "engine", "by day"]))
     if order == "engine":  # as the decide service loads them (the bulk engine has a fast path for it)
         activities.sort(key=lambda a: (a.pregnancy_id or "", a.day, a.activity_id))

@@ -91,33 +91,39 @@ def export(
 
 @app.command(name="apply")
 def apply_return(
-    return_file: Annotated[Path, typer.Argument(help="The insurer's return file.", exists=True, dir_okay=False)],
+    return_files: Annotated[
+        list[Path], typer.Argument(help="The insurer's return files.", exists=True, dir_okay=False)
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="Return file format: kz302, fhir-claimresponse or csv-return.")
     ] = "kz302",
     db: DbOption = None,
 ) -> None:
-    """Apply a return file: every line accepted, reduced or rejected with its return codes. A bad file changes
-    nothing and the error names the line and position; a return code 0587 (already paid to another provider)
-    decides that pregnancy again as a broken bundle."""
+    """Apply return files: every line accepted, reduced or rejected with its return codes. Each file is applied
+    on its own: a bad file changes nothing, the error names the file, line and position, and the other files are
+    applied (exit code 1 if any was refused). A return code 0587 (already paid to another provider) decides that
+    pregnancy again as a broken bundle, once for all the files."""
     database = open_database(db, needs="claim_batches")
+    files = [(str(path), path.read_bytes()) for path in return_files]
     try:
-        summary = claims.apply_return(database, SYSTEM, return_file.read_bytes(), fmt, at=datetime.now(UTC))
-    except (FormatError, claims.ClaimsError, LookupError) as exc:
-        console.print(f"[red]{return_file}: {exc}[/]")
-        raise typer.Exit(1) from exc
+        run = claims.apply_returns(database, SYSTEM, files, fmt, at=datetime.now(UTC))
     except DatabaseBusyError as exc:
-        console.print(f"[red]{return_file}: {exc}[/]")
+        console.print(f"[red]{exc}[/]")
         raise typer.Exit(3) from exc
-    console.print(
-        f"{summary.batch_id}: accepted {summary.accepted:,}, partially accepted {summary.partially_accepted:,}, "
-        f"rejected {summary.rejected:,}, already applied {summary.already_applied:,}; "
-        f"awarded {format_euros(summary.awarded_cents)}."
-    )
-    if summary.bundle_breakers:
+    for _, summary in run.applied:
         console.print(
-            f"Bundle breakers reported by the insurer (0587), decided again: {', '.join(summary.bundle_breakers)}."
+            f"{summary.batch_id}: accepted {summary.accepted:,}, partially accepted "
+            f"{summary.partially_accepted:,}, rejected {summary.rejected:,}, already applied "
+            f"{summary.already_applied:,}; awarded {format_euros(summary.awarded_cents)}."
         )
+    if run.bundle_breakers:
+        console.print(
+            f"Bundle breakers reported by the insurer (0587), decided again: {', '.join(run.bundle_breakers)}."
+        )
+    for name, error in run.refused:
+        console.print(f"[red]{name}: {error}[/]")
+    if run.refused:
+        raise typer.Exit(1)
 
 
 @app.command()

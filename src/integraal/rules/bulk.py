@@ -132,6 +132,7 @@ class _Tables:
     igos: pl.DataFrame  # igo_id, igo_agb
     contracts: pl.DataFrame  # igo_id, uzovi, year, ckey, contract_id, c_overlap, c_partial
     tariffs: pl.DataFrame  # ckey, code, c_tariff
+    reported: pl.DataFrame  # pregnancy_id, phase, n_reported: insurer-reported overlaps (0587) per phase
 
 
 def _condition_holds(condition: str, end_reason: EndReason | None, secondary: bool) -> bool:
@@ -328,6 +329,15 @@ def _tables(context: DecisionContext, pregnancies: pl.DataFrame) -> _Tables:
             },
         ),
         tariffs=pl.DataFrame(tariff_rows, schema={"ckey": pl.Int64, "code": pl.String, "c_tariff": pl.Int64}),
+        reported=pl.DataFrame(
+            [
+                (pregnancy_id, PHASE_INDEX[phase], len(overlaps))
+                for (pregnancy_id, phase), overlaps in context.reported_overlaps.items()
+                if overlaps
+            ],
+            schema={"pregnancy_id": pl.String, "phase": _PHASE_DTYPE, "n_reported": pl.Int64},
+            orient="row",
+        ),
     )
 
 
@@ -623,7 +633,11 @@ def _phases(windows: pl.DataFrame, acts: pl.DataFrame, t: _Tables, as_of: date) 
         .join(t.integral.lazy(), on=["year", "phase", "end_key", "secondary"], how="left")
         .join(t.tariffs.lazy().rename({"code": "i_code", "c_tariff": "i_tariff"}), on=["ckey", "i_code"], how="left")
         .join(outsiders, on="_pp", how="left")
-        .with_columns((_c("w_end") + _days(_c("i_days").fill_null(0))).alias("declaration_date"))
+        .join(t.reported.lazy(), on=["pregnancy_id", "phase"], how="left")
+        .with_columns(
+            (_c("w_end") + _days(_c("i_days").fill_null(0))).alias("declaration_date"),
+            _c("n_reported").fill_null(0),
+        )
     )
     state = (
         pl.when(~_c("has_traj"))
@@ -672,10 +686,15 @@ def _phases(windows: pl.DataFrame, acts: pl.DataFrame, t: _Tables, as_of: date) 
         contract_reason.alias("contract_reason"),
         ending_informs.alias("ending_informs"),
     )
-    # Breaking reasons (outsiders, ending, contract), then informing ones (settled outsiders, ending).
+    # Breaking reasons (outsiders, insurer-reported overlaps, ending, contract), then informing ones (settled
+    # outsiders, ending).
+    reported = _c("n_reported") > 0
     breaking = pl.concat_str(
         [
             pl.when(_c("breaks_out")).then(_c("out_breaking")),
+            pl.when(reported).then(
+                _lit(ReasonCode.INSURER_REPORTED_OVERLAP.value).repeat_by(_c("n_reported")).list.join(" ")
+            ),
             pl.when(_c("partial_breaks")).then(_lit(ReasonCode.PARTIAL_TRAJECTORY_FALLBACK.value)),
             _c("contract_reason"),
         ],
@@ -683,7 +702,7 @@ def _phases(windows: pl.DataFrame, acts: pl.DataFrame, t: _Tables, as_of: date) 
         ignore_nulls=True,
     )
     informing = [pl.when(~_c("breaks_out")).then(_c("out_settled")), _c("ending_informs")]
-    is_fallback = _c("breaks_out") | _c("partial_breaks") | _c("contract_reason").is_not_null()
+    is_fallback = _c("breaks_out") | reported | _c("partial_breaks") | _c("contract_reason").is_not_null()
     decided_reasons = (
         pl.when(_c("fallback"))
         .then(pl.concat_str([breaking, *informing], separator=" ", ignore_nulls=True))
@@ -997,8 +1016,6 @@ def _decide(
     """Steps 1–3, shared by :func:`decide_frames` and :func:`shadow_amounts`: the context's tables, the placed
     activities (with their phase's ``state``, ``fallback`` and ``i_code``) and the phase decisions (``_pp``
     order, so row ``_pp`` is an activity's phase)."""
-    if context.reported_overlaps:
-        raise ValueError("the columnar rules do not apply insurer-reported overlaps yet; use engine.decide_bundle")
     t = _tables(context, pregnancies)
     windows = _windows(pregnancies, t)
     acts = _place(activities, windows, t)
@@ -1059,9 +1076,8 @@ def decide_frames(
     Same result as calling ``decide_bundle`` per pregnancy with its activities (those naming its
     ``pregnancy_id``), in frames; see ``BulkDecisions``.
 
-    Insurer-reported overlaps (``context.reported_overlaps``, return code 0587) are not in the columnar rules
-    yet: a context that has any is refused, so a decision can never silently miss one. Decide those pregnancies
-    with ``decide_bundle`` (the decide service does).
+    Insurer-reported overlaps (``context.reported_overlaps``, return code 0587) break the bundle of their phase
+    as in the engine: one ``INSURER_REPORTED_OVERLAP`` reason each, after the non-member reasons.
     """
     t, acts, ph = _decide(pregnancies, activities, context, as_of)
     claims, mono_codes = _claims(t, acts, ph)

@@ -13,6 +13,8 @@ The use cases of the *berichtenverkeer* (DOMAIN.md §4):
   twice changes nothing the second time; ``claim_returns`` records each file that answered lines, keyed by its
   SHA-256). Code 0587 on an integral line is a bundle breaker the IGO could not
   see: it is recorded and the pregnancy is decided again, which yields the members' separate claim lines.
+  :func:`apply_returns` applies several files (each in its own transaction) and decides the pregnancies hit in
+  any of them again once, after the last.
 - :func:`worklist` groups what needs a person: rejected and reduced lines by return code and next action.
 
 State changes follow ``claims.lifecycle`` and are kept in ``claim_transitions``; every write is audited. The
@@ -61,7 +63,7 @@ from integraal.claims.batch import (
     lines_from_frame,
     return_lines_frame,
 )
-from integraal.claims.formats import get_format
+from integraal.claims.formats import FormatError, get_format
 from integraal.claims.formats.vektis_ei import read_return_frame, write_claim_frame
 from integraal.claims.lifecycle import BOOKED_STATES, TRANSITIONS, ClaimState, IllegalTransitionError
 from integraal.claims.returncodes import NextAction, return_code, return_codes
@@ -1048,10 +1050,77 @@ def apply_return(
 
     ``as_of``: the date the pregnancies hit by a bundle breaker (0587) are decided again (default: today).
     """
+    at = at or datetime.now(UTC)
+    summary = _apply_one(db, principal, data, fmt, at)
+    if summary.bundle_breakers:
+        summary.rerun_ids = _decide_breakers_again(db, principal, summary.bundle_breakers, as_of or at.date())
+    return summary
+
+
+@dataclass
+class ReturnsRun:
+    """What :func:`apply_returns` did: each file applied (name, summary) or refused (name, error), and the
+    decision runs that decided the bundle breakers of all applied files again."""
+
+    applied: list[tuple[str, ReturnSummary]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    bundle_breakers: list[str] = field(default_factory=list)
+    rerun_ids: list[int] = field(default_factory=list)
+
+
+def apply_returns(
+    db: Database,
+    principal: Principal,
+    files: Sequence[tuple[str, bytes]],
+    fmt: str = "kz302",
+    *,
+    at: datetime | None = None,
+    as_of: date | None = None,
+) -> ReturnsRun:
+    """Apply several return files (a day's post: one per batch), then decide the pregnancies hit by a bundle
+    breaker (0587) in any of them again in one run, not one run per file.
+
+    Each file is applied as :func:`apply_return` applies it, in its own transaction: a bad file (format, unknown
+    batch or line, unknown return code) changes nothing and is listed in ``refused`` with its error, the others
+    are applied. The re-decision runs after the last file, and also when a file raised something else (the
+    database busy): the files applied by then are never left without it. A pregnancy hit in two files is
+    decided again once, with both reported overlaps (as the second of two single applications would)."""
+    require(principal, Action.MANAGE_CLAIMS)
+    at = at or datetime.now(UTC)
+    run = ReturnsRun()
+    hit: dict[str, None] = {}  # insertion-ordered set
+    try:
+        for name, data in files:
+            try:
+                summary = _apply_one(db, principal, data, fmt, at)
+            except (FormatError, ClaimsError, NotFoundError) as error:
+                run.refused.append((name, str(error)))
+                continue
+            run.applied.append((name, summary))
+            hit.update(dict.fromkeys(summary.bundle_breakers))
+    finally:
+        if hit:
+            run.bundle_breakers = sorted(hit)
+            run.rerun_ids = _decide_breakers_again(db, principal, run.bundle_breakers, as_of or at.date())
+            for _, summary in run.applied:
+                if summary.bundle_breakers:
+                    summary.rerun_ids = run.rerun_ids
+    return run
+
+
+def _decide_breakers_again(db: Database, principal: Principal, pregnancy_ids: Sequence[str], as_of: date) -> list[int]:
+    """Decide the pregnancies hit by a 0587 again (with the reported overlap the phase falls back and the
+    members' lines appear); the ids of the decision runs."""
+    from integraal.services.reruns import rerun_decisions
+
+    return rerun_decisions(db, principal, as_of, sorted(pregnancy_ids)).run_ids
+
+
+def _apply_one(db: Database, principal: Principal, data: bytes, fmt: str, at: datetime) -> ReturnSummary:
+    """One return file in one transaction, without deciding its bundle breakers again (the caller does)."""
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, RETURN_FORMATS, "return file")
     returned, lines = _read_return(data, fmt)
-    at = at or datetime.now(UTC)
     summary = ReturnSummary(returned.batch_id)
     breakers: list[str] = []
     i = tables.claim_items
@@ -1177,13 +1246,7 @@ def apply_return(
                 awarded_cents=summary.awarded_cents,
                 bundle_breakers=sorted(breakers),
             )
-    if breakers:
-        # Decided again with the reported overlap: the phase falls back and the members' lines appear.
-        from integraal.services.reruns import rerun_decisions
-
-        rerun = rerun_decisions(db, principal, as_of or at.date(), sorted(breakers))
-        summary.bundle_breakers = sorted(breakers)
-        summary.rerun_ids = rerun.run_ids
+    summary.bundle_breakers = sorted(breakers)
     return summary
 
 

@@ -1,16 +1,15 @@
 """Use case: decide every pregnancy (or some) and store the decisions with their rule-set versions.
 
 Inputs are read in bulk as columns and decided set-wise by the columnar engine (``rules.bulk.decide_run``, a
-national year in seconds); only pregnancies with an insurer-reported overlap (return code 0587, which the columnar
-rules do not know) go through the pure engine (``rules.engine.decide_bundle``) one by one, as does everything when
-a caller wants each decision as an object (``on_decision``). Both give what a run keeps (``rules.bulk.BulkRun``),
+national year in seconds, insurer-reported overlaps (0587) included); the pure engine
+(``rules.engine.decide_bundle``) decides one pregnancy at a time when a caller wants each decision as an object
+(``on_decision``). Both give what a run keeps (``rules.bulk.BulkRun``),
 and the run is written set-wise from it. A run is reproducible: it stores ``as_of`` and, per phase, the rule-set
 version.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,36 +109,23 @@ def decide_all(
         pregnancies = _load_pregnancy_frame(connection, pregnancy_ids)
         bsns = pregnancies["bsn"].unique().sort().to_list() if pregnancy_ids is not None else None
         activities = load_activities(connection, bsns)
-        # The pure engine decides what the columnar rules cannot (reported overlaps), or all when asked to.
-        if on_decision is not None:
-            objects = load_pregnancies(connection, pregnancy_ids)
-        else:
-            overlapping = {p for p, _ in context.reported_overlaps} & set(pregnancies["pregnancy_id"].to_list())
-            objects = load_pregnancies(connection, sorted(overlapping)) if overlapping else []
-        by_engine = {p.pregnancy_id for p in objects}
+        # The pure engine decides when every decision is asked for (``on_decision`` sees the objects).
+        objects = load_pregnancies(connection, pregnancy_ids) if on_decision is not None else []
 
     assigned, unmatched = _match(activities, pregnancies, _trailing_days(catalogue), pregnancy_ids is None)
     loaded = activities.height
     del activities
-    parts: list[BulkRun] = []
-    if by_engine:
-        engine_ids = pl.Series("engine", sorted(by_engine), dtype=pl.String).implode()
-        engine_part = assigned.filter(pl.col("pregnancy_id").is_in(engine_ids))
-        bulk_pregnancies = pregnancies.filter(~pl.col("pregnancy_id").is_in(engine_ids))
-    else:
-        engine_part = assigned.clear()
-        bulk_pregnancies = pregnancies
-    if bulk_pregnancies.height:
-        # Activities of trajectories not decided here come back with a null pregnancy id and are left out below:
-        # they were reported as unmatched, are decided by the engine, or are not this run's (some pregnancies).
-        without_overlaps = dataclasses.replace(context, reported_overlaps={})
-        parts.append(decide_run(bulk_pregnancies, assigned, without_overlaps, as_of))
-        if progress is not None:
-            progress(bulk_pregnancies.height)
-    del assigned
+    # Activities of trajectories not decided here come back with a null pregnancy id and are left out: they were
+    # reported as unmatched or are not this run's (some pregnancies).
     if objects:
-        parts.append(run_of(_decide_one_by_one(objects, engine_part, context, as_of, on_decision, progress)))
-    decided = _combine(parts)
+        mine = assigned.filter(pl.col("pregnancy_id").is_not_null())
+        part = run_of(_decide_one_by_one(objects, mine, context, as_of, on_decision, progress))
+    else:
+        part = decide_run(pregnancies, assigned, context, as_of)
+        if progress is not None and pregnancies.height:
+            progress(pregnancies.height)
+    del assigned
+    decided = _combine(part)
 
     summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
     if store:
@@ -249,22 +235,13 @@ class _Decided:
     tally: pl.DataFrame  # disposition, reason, n: every decided activity counted
 
 
-def _combine(parts: Sequence[BulkRun]) -> _Decided:
-    """The decisions of disjoint sets of pregnancies as one run, in pregnancy id order.
-
-    Each part is in id order and holds whole pregnancies, so a stable sort on the id alone keeps the engine's
-    order of phases and claim lines within a pregnancy."""
-    if not parts:
-        parts = [run_of(_decisions_as_frames([]))]
-
-    def joined(frames: list[pl.DataFrame]) -> pl.DataFrame:
-        return frames[0] if len(frames) == 1 else pl.concat(frames).sort("pregnancy_id", maintain_order=True)
-
+def _combine(part: BulkRun) -> _Decided:
+    """A run's part as stored: the not-claimed activities in pregnancy and activity id order."""
     return _Decided(
-        phases=joined([p.phases for p in parts]),
-        claims=joined([p.claims for p in parts]),
-        not_claimed=pl.concat([p.unclaimed for p in parts]).sort("pregnancy_id", "activity_id"),
-        tally=pl.concat([p.tally for p in parts]),
+        phases=part.phases,
+        claims=part.claims,
+        not_claimed=part.unclaimed.sort("pregnancy_id", "activity_id"),
+        tally=part.tally,
     )
 
 

@@ -231,3 +231,20 @@ def test_frame_readers_give_the_lines_of_the_object_readers(which: str) -> None:
         data = kz.write_return(sample_return())
         header, frame = kz.read_return_frame(data)
         assert replace(header, lines=kz.return_lines_from_frame(frame)) == kz.read_return(data) == sample_return()
+
+
+@pytest.mark.parametrize("kind", ["02", "04"])
+@pytest.mark.parametrize("slot", [2, 3])
+def test_a_return_code_after_an_empty_slot_is_refused_by_both_readers(kind: str, slot: int) -> None:
+    """Codes fill the first slots: one in slot 2 or 3 behind an empty first slot is an error, never dropped."""
+    records = kz.write_return(sample_return()).split(b"\r\n")[:-1]
+    field = kz.RETURN_LAYOUTS[kind].field(f"retourcode_{slot:02d}")
+    first = kz.RETURN_LAYOUTS[kind].field("retourcode_01")
+    at = next(i for i, r in enumerate(records) if r[:2] == kind.encode() and r[first.start - 1 : first.end].isspace())
+    record = bytearray(records[at])
+    record[field.start - 1 : field.end] = b"0587"
+    records[at] = bytes(record)
+    data = b"".join(r + b"\r\n" for r in records)
+    assert _column_read("kz302", data) is None
+    with pytest.raises(FormatError, match="without gaps"):
+        kz._read_return_records(data)
