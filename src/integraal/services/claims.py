@@ -936,14 +936,13 @@ def _header_of(row: Any) -> ClaimBatch:
 
 
 def claim_batch_lines(connection: Connection, batch_id: str) -> pl.DataFrame:
-    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line."""
+    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line.
+
+    Sorted here, not by the database: the line id is the key, so the order is total and the same on every
+    database (byte order), and an unordered read is read column-wise (three times faster)."""
     i = tables.claim_items
-    query = (
-        select(*(i.c[name] for name in _BATCH_LINE_SCHEMA))
-        .where(i.c.batch_id == batch_id)
-        .order_by(i.c.bsn, i.c.line_id)
-    )
-    frame = read_frame(connection, query, _BATCH_LINE_SCHEMA)
+    query = select(*(i.c[name] for name in _BATCH_LINE_SCHEMA)).where(i.c.batch_id == batch_id)
+    frame = read_frame(connection, query, _BATCH_LINE_SCHEMA).sort("bsn", "line_id")
     return frame.with_columns(
         pl.lit(None, dtype=pl.Date).alias("birth_date"), pl.lit([], dtype=pl.List(pl.String)).alias("comments")
     ).select(list(LINE_SCHEMA))

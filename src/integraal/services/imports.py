@@ -35,7 +35,7 @@ from integraal.importing.validation import (
 )
 from integraal.services import audit
 from integraal.store import tables
-from integraal.store.bulk import upsert_frame
+from integraal.store.bulk import read_frame, upsert_frame
 from integraal.store.database import Database
 
 
@@ -65,13 +65,16 @@ def import_files(
     (docs/formats.md, "Outcomes from FHIR"): read into the frame of an outcomes.csv, with the entries it could not
     map as row errors, then imported like that CSV."""
     order = list(FORMATS)
-    planned: list[tuple[int, Path, str, pl.DataFrame, list[RowError]]] = []
+    planned: list[tuple[int, Path, str, pl.DataFrame, list[RowError], str]] = []
     for path in paths:
+        data = path.read_bytes()  # read once: the digest is of exactly the bytes imported
+        digest = hashlib.sha256(data).hexdigest()
         if path.suffix.lower() == ".json" and kind in (None, "outcomes"):
-            bundle = read_fhir_outcomes(path)
-            planned.append((order.index("outcomes"), path, "outcomes", bundle.frame, bundle.errors))
+            bundle = read_fhir_outcomes(path, data)
+            planned.append((order.index("outcomes"), path, "outcomes", bundle.frame, bundle.errors, digest))
             continue
-        frame = read_csv(path)
+        frame = read_csv(path, data)
+        del data
         file_kind = kind or detect_kind([c for c in frame.columns if c != ROW])
         if file_kind is None:
             raise FileError(str(path), "cannot tell which kind of file this is from its header; use --kind")
@@ -83,9 +86,12 @@ def import_files(
             # The kind was guessed from the header: a header with a typo may have been taken for another kind.
             hint = f" (taken for a {file_kind} file by its header; name the kind with --kind if it is another)"
             raise FileError(exc.file, exc.message + hint) from exc
-        planned.append((order.index(file_kind), path, file_kind, frame, []))
+        planned.append((order.index(file_kind), path, file_kind, frame, [], digest))
     planned.sort(key=lambda p: (p[0], str(p[1])))
-    return [import_frame(db, path, file_kind, frame, actor, errors) for _, path, file_kind, frame, errors in planned]
+    return [
+        import_frame(db, path, file_kind, frame, actor, errors, digest)
+        for _, path, file_kind, frame, errors, digest in planned
+    ]
 
 
 def import_file(db: Database, path: Path, kind: str | None = None, actor: str = "cli") -> ImportReport:
@@ -93,13 +99,20 @@ def import_file(db: Database, path: Path, kind: str | None = None, actor: str = 
 
 
 def import_frame(
-    db: Database, path: Path, kind: str, frame: pl.DataFrame, actor: str, read_errors: Sequence[RowError] = ()
+    db: Database,
+    path: Path,
+    kind: str,
+    frame: pl.DataFrame,
+    actor: str,
+    read_errors: Sequence[RowError] = (),
+    digest: str | None = None,
 ) -> ImportReport:
     """``read_errors``: rows a reader could not even put in the frame (a FHIR entry it cannot map); they are
-    rejected and quarantined with the validation errors, and counted as rows of the file."""
+    rejected and quarantined with the validation errors, and counted as rows of the file. ``digest``: the
+    SHA-256 of the file's bytes the frame was read from (read again from ``path`` if not given)."""
     fmt = FORMATS[kind]
     name = str(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = digest or hashlib.sha256(path.read_bytes()).hexdigest()
     with db.unit_of_work(lock="import") as connection:
         references = load_references(connection, kind)
         columns = _with_length_checks(fmt.columns(references), tables.metadata.tables[fmt.table])
@@ -208,17 +221,14 @@ def load_references(connection: Connection, kind: str) -> References:
         refs["igos"] = keys(tables.igos, "igo_id")
     if kind in ("contracts", "pregnancies"):
         refs["insurers"] = keys(tables.insurers, "uzovi")
-    if kind == "activities":
-        rows = connection.execute(select(tables.pregnancies.c.pregnancy_id, tables.pregnancies.c.bsn)).all()
-        refs["pregnancies"] = pl.DataFrame(
-            {"pregnancy_id": [r[0] for r in rows], "bsn": [r[1] for r in rows]},
-            schema={"pregnancy_id": pl.Utf8, "bsn": pl.Utf8},
+    p = tables.pregnancies
+    if kind == "activities":  # column-wise: a national year's 170,000 trajectories
+        refs["pregnancies"] = read_frame(
+            connection, select(p.c.pregnancy_id, p.c.bsn), {"pregnancy_id": pl.Utf8, "bsn": pl.Utf8}
         )
     if kind == "outcomes":
-        rows = connection.execute(select(tables.pregnancies.c.pregnancy_id, tables.pregnancies.c.end_reason)).all()
-        refs["pregnancy_ends"] = pl.DataFrame(
-            {"pregnancy_id": [r[0] for r in rows], "end_reason": [r[1] for r in rows]},
-            schema={"pregnancy_id": pl.Utf8, "end_reason": pl.Utf8},
+        refs["pregnancy_ends"] = read_frame(
+            connection, select(p.c.pregnancy_id, p.c.end_reason), {"pregnancy_id": pl.Utf8, "end_reason": pl.Utf8}
         )
     return References(**refs)
 

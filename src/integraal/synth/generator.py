@@ -32,6 +32,7 @@ import io
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,8 @@ class Region:
     """A synthetic region: one polars DataFrame per CSV file kind, all columns as strings (Utf8).
 
     Columns are exactly those of docs/formats.md, formatted as written to CSV (ISO dates, integer cents,
-    empty string for "not given"). `calibration` compares the region with its targets.
+    empty string for "not given"). `calibration` compares the region with its targets: measured when first
+    asked (a national year's measures take a quarter of its generation, and writing files does not need them).
     """
 
     providers: pl.DataFrame
@@ -154,7 +156,11 @@ class Region:
     pregnancies: pl.DataFrame
     activities: pl.DataFrame
     outcomes: pl.DataFrame
-    calibration: list[CalibrationRow]
+    facts: Facts = field(repr=False, compare=False)
+
+    @cached_property
+    def calibration(self) -> list[CalibrationRow]:
+        return measure(self.facts)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -1068,7 +1074,7 @@ def generate_region(pregnancies: int, seed: int, year: int = 2025) -> Region:
         pregnancies=pregnancies_frame,
         activities=activity_frame,
         outcomes=outcome_frame(outcomes, preg_ids),
-        calibration=measure(facts),
+        facts=facts,
     )
 
 
