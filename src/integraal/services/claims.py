@@ -1112,7 +1112,7 @@ def _decide_breakers_again(db: Database, principal: Principal, pregnancy_ids: Se
     members' lines appear); the ids of the decision runs."""
     from integraal.services.reruns import rerun_decisions
 
-    return rerun_decisions(db, principal, as_of, sorted(pregnancy_ids)).run_ids
+    return rerun_decisions(db, principal, as_of, pregnancy_ids).run_ids
 
 
 def _apply_one(db: Database, principal: Principal, data: bytes, fmt: str, at: datetime) -> ReturnSummary:

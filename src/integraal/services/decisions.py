@@ -119,13 +119,12 @@ def decide_all(
     # reported as unmatched or are not this run's (some pregnancies).
     if objects:
         mine = assigned.filter(pl.col("pregnancy_id").is_not_null())
-        part = run_of(_decide_one_by_one(objects, mine, context, as_of, on_decision, progress))
+        decided = run_of(_decide_one_by_one(objects, mine, context, as_of, on_decision, progress))
     else:
-        part = decide_run(pregnancies, assigned, context, as_of)
+        decided = decide_run(pregnancies, assigned, context, as_of)
         if progress is not None and pregnancies.height:
             progress(pregnancies.height)
     del assigned
-    decided = _combine(part)
 
     summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
     if store:
@@ -225,27 +224,7 @@ def _decisions_as_frames(decisions: Sequence[PregnancyDecision]) -> BulkDecision
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Decided:
-    """A run's decisions, ready to be counted and stored."""
-
-    phases: pl.DataFrame  # ``PHASES_SCHEMA``, in pregnancy id and phase order
-    claims: pl.DataFrame  # ``CLAIMS_SCHEMA``, in the engine's order: the running number is the line number
-    not_claimed: pl.DataFrame  # the decided activities that were not claimed (``UNCLAIMED_SCHEMA``)
-    tally: pl.DataFrame  # disposition, reason, n: every decided activity counted
-
-
-def _combine(part: BulkRun) -> _Decided:
-    """A run's part as stored: the not-claimed activities in pregnancy and activity id order."""
-    return _Decided(
-        phases=part.phases,
-        claims=part.claims,
-        not_claimed=part.unclaimed.sort("pregnancy_id", "activity_id"),
-        tally=part.tally,
-    )
-
-
-def _summarise(decided: _Decided, unmatched: pl.Series, as_of: date, pregnancies: int, activities: int) -> RunSummary:
+def _summarise(decided: BulkRun, unmatched: pl.Series, as_of: date, pregnancies: int, activities: int) -> RunSummary:
     """The run's counts and amounts, by group-bys over its frames."""
     summary = RunSummary(as_of=as_of, pregnancies=pregnancies, activities=activities, unmatched=unmatched.len())
     phases, claims, tally = decided.phases, decided.claims, decided.tally
@@ -283,7 +262,7 @@ def _store_run(
     as_of: date,
     actor: str,
     pregnancies: pl.DataFrame,
-    decided: _Decided,
+    decided: BulkRun,
     unmatched: pl.Series,
     summary: RunSummary,
 ) -> int:
@@ -292,10 +271,11 @@ def _store_run(
         pregnancies.select("pregnancy_id", "igo_id", "uzovi"), on="pregnancy_id", how="left", maintain_order="left"
     )
     claim_rows = decided.claims.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
-    # Only activities that were not claimed are stored (claimed ones are listed on their line), and the unmatched.
+    # Only activities that were not claimed are stored (claimed ones are listed on their line), in pregnancy and
+    # activity id order, and the unmatched.
     outcome_rows = pl.concat(
         [
-            decided.not_claimed,
+            decided.unclaimed.sort("pregnancy_id", "activity_id"),
             pl.DataFrame({"activity_id": unmatched}).select(
                 "activity_id",
                 pl.lit(None, dtype=pl.String).alias("pregnancy_id"),

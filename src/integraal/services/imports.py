@@ -104,15 +104,14 @@ def import_frame(
     kind: str,
     frame: pl.DataFrame,
     actor: str,
-    read_errors: Sequence[RowError] = (),
-    digest: str | None = None,
+    read_errors: Sequence[RowError],
+    digest: str,
 ) -> ImportReport:
     """``read_errors``: rows a reader could not even put in the frame (a FHIR entry it cannot map); they are
     rejected and quarantined with the validation errors, and counted as rows of the file. ``digest``: the
-    SHA-256 of the file's bytes the frame was read from (read again from ``path`` if not given)."""
+    SHA-256 of the file's bytes the frame was read from."""
     fmt = FORMATS[kind]
     name = str(path)
-    digest = digest or hashlib.sha256(path.read_bytes()).hexdigest()
     with db.unit_of_work(lock="import") as connection:
         references = load_references(connection, kind)
         columns = _with_length_checks(fmt.columns(references), tables.metadata.tables[fmt.table])
