@@ -6,6 +6,7 @@ said; the insurer simulator has its own tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
@@ -348,6 +349,24 @@ def decided(world: World, pregnancy_ids: list[str]) -> list[tuple]:
     return shown
 
 
+def assert_same_as(
+    world: World, hit: list[str], template: World, tmp_path, apply: Callable[[World, list[tuple[str, bytes]]], None]
+) -> None:
+    """``world`` shows what a fresh copy of ``template`` shows after ``apply`` of the same answers: the hit
+    pregnancies' phases, reasons and lines, and every claim item's state, award and next action."""
+    (tmp_path / "alone").mkdir()
+    alone = clone_world(template, tmp_path / "alone")
+    try:
+        files_alone, _ = breaker_answers(alone)
+        apply(alone, files_alone)
+        assert decided(world, hit) == decided(alone, hit)
+        assert [(i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(world)] == [
+            (i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(alone)
+        ]
+    finally:
+        release(alone.db)
+
+
 def test_several_returns_at_once_refuse_only_the_bad_file_and_decide_the_breakers_once(world, template, tmp_path):
     files, hit = breaker_answers(world)
     assert len(files) >= 2 and len(set(hit)) == 2
@@ -362,18 +381,11 @@ def test_several_returns_at_once_refuse_only_the_bad_file_and_decide_the_breaker
     assert {i.state for i in items(world)} <= {"accepted", "rejected"}
 
     # The same as applying the files one at a time (each deciding its own breaker again).
-    (tmp_path / "alone").mkdir()
-    alone = clone_world(template, tmp_path / "alone")
-    try:
-        files_alone, _ = breaker_answers(alone)
+    def one_by_one(alone: World, files_alone: list[tuple[str, bytes]]) -> None:
         for _, data in files_alone:
             claims.apply_return(alone.db, ROOT, data, at=AT, as_of=date(2026, 1, 20))
-        assert decided(world, hit) == decided(alone, hit)
-        assert [(i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(world)] == [
-            (i.line_id, i.state, i.awarded_cents, i.next_action) for i in items(alone)
-        ]
-    finally:
-        release(alone.db)
+
+    assert_same_as(world, hit, template, tmp_path, one_by_one)
     for pregnancy_id in hit:
         detail = queries.get_pregnancy(world.db, ROOT, pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
         assert "fallback" in [p.outcome for p in detail.phases]
@@ -397,3 +409,84 @@ def test_the_files_applied_before_a_failure_still_have_their_breakers_decided_ag
     detail = queries.get_pregnancy(world.db, ROOT, hit[0], pseudonym_key=PSEUDONYM_KEY)
     reasons = [r.code for p in detail.phases for r in p.reasons]
     assert "INSURER_REPORTED_OVERLAP" in reasons  # decided again although the run stopped at the second file
+
+
+def reasons_of(world: World, pregnancy_id: str) -> list[str]:
+    detail = queries.get_pregnancy(world.db, ROOT, pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
+    return [r.code for p in detail.phases for r in p.reasons]
+
+
+def test_a_return_stopped_before_its_re_decision_owes_it_and_the_next_application_makes_it(
+    world, template, tmp_path, monkeypatch
+):
+    """A process killed between a return file's commit and its re-decision (simulated: the re-decision fails)
+    leaves the 0587 reported and owed; the next application of any file decides that pregnancy again too, and the
+    result is that of an application that never stopped (migration 0008)."""
+    files, hit = breaker_answers(world)
+    first, rest = files[0], files[1:]
+    assert claims.owed_redecisions(world.db, ROOT) == []
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed between the file and its re-decision")
+
+    monkeypatch.setattr(reruns, "rerun_decisions", killed)
+    with pytest.raises(KeyboardInterrupt):
+        claims.apply_return(world.db, ROOT, first[1], at=AT, as_of=date(2026, 1, 20))
+    monkeypatch.undo()
+    assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
+    assert "INSURER_REPORTED_OVERLAP" not in reasons_of(world, hit[0])  # the old decision still stands
+
+    run = claims.apply_returns(world.db, ROOT, rest, at=AT, as_of=date(2026, 1, 20))
+    assert run.bundle_breakers == [hit[1]] and run.owed_redecided == [hit[0]]
+    assert len(run.rerun_ids) == 1  # both in the one run
+    assert claims.owed_redecisions(world.db, ROOT) == []
+    with world.db.unit_of_work() as connection:
+        marks = connection.execute(select(tables.reported_overlaps.c.decided_in_run)).scalars().all()
+    assert marks == [run.rerun_ids[0]] * 2
+
+    def never_stopped(alone: World, files_alone: list[tuple[str, bytes]]) -> None:
+        claims.apply_returns(alone.db, ROOT, files_alone, at=AT, as_of=date(2026, 1, 20))
+
+    assert_same_as(world, hit, template, tmp_path, never_stopped)
+
+
+def test_a_decision_run_marks_only_the_reports_it_read(world, monkeypatch):
+    """A 0587 booked while a decision run is deciding (after its read, before its write) is not one that run
+    decided: it stays owed, and the next run that reads it marks it."""
+    from integraal.services.decisions import decide_all
+
+    files, hit = breaker_answers(world)
+    booked = []
+
+    def book_meanwhile(_: int) -> None:  # called between the run's read and its write
+        if not booked:
+            booked.append(claims._apply_one(world.db, ROOT, files[0][1], "kz302", AT))
+
+    decide_all(world.db, date(2026, 1, 20), progress=book_meanwhile)
+    assert booked and booked[0].bundle_breakers == [hit[0]]
+    assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
+    assert "INSURER_REPORTED_OVERLAP" not in reasons_of(world, hit[0])
+
+    summary = decide_all(world.db, date(2026, 1, 20))  # a full run reads it, decides it and marks it
+    assert claims.owed_redecisions(world.db, ROOT) == []
+    assert "INSURER_REPORTED_OVERLAP" in reasons_of(world, hit[0])
+    with world.db.unit_of_work() as connection:
+        assert connection.execute(select(tables.reported_overlaps.c.decided_in_run)).scalars().all() == [summary.run_id]
+
+
+def test_migration_0008_counts_earlier_reports_as_decided_by_their_newest_run(world):
+    from alembic import command
+
+    from integraal.store.database import alembic_config
+
+    files, hit = breaker_answers(world)
+    run = claims.apply_returns(world.db, ROOT, files, at=AT, as_of=date(2026, 1, 20))
+    world.db.engine.dispose()
+    config = alembic_config(world.db.url)
+    command.downgrade(config, "0007")
+    command.upgrade(config, "head")
+    with world.db.unit_of_work() as connection:
+        o = tables.reported_overlaps
+        marks = dict(connection.execute(select(o.c.pregnancy_id, o.c.decided_in_run)).all())
+    assert marks == dict.fromkeys(hit, run.rerun_ids[0])
+    assert claims.owed_redecisions(world.db, ROOT) == []

@@ -120,6 +120,10 @@ def apply_return(
         console.print(
             f"Bundle breakers reported by the insurer (0587), decided again: {', '.join(run.bundle_breakers)}."
         )
+    if run.owed_redecided:
+        console.print(
+            f"Decided again as well (a 0587 of an earlier, interrupted application): {', '.join(run.owed_redecided)}."
+        )
     for name, error in run.refused:
         console.print(f"[red]{name}: {error}[/]")
     if run.refused:

@@ -135,6 +135,7 @@ class ReturnSummary:
     awarded_cents: int = 0
     bundle_breakers: list[str] = field(default_factory=list)  # pregnancies decided again after 0587
     rerun_ids: list[int] = field(default_factory=list)
+    owed_redecided: list[str] = field(default_factory=list)  # left undecided by an interrupted earlier return
 
 
 @dataclass(frozen=True, slots=True)
@@ -1051,8 +1052,8 @@ def apply_return(
     """
     at = at or datetime.now(UTC)
     summary = _apply_one(db, principal, data, fmt, at)
-    if summary.bundle_breakers:
-        summary.rerun_ids = _decide_breakers_again(db, principal, summary.bundle_breakers, as_of or at.date())
+    decided, summary.rerun_ids = _decide_owed(db, principal, as_of or at.date())
+    summary.owed_redecided = sorted(set(decided) - set(summary.bundle_breakers))
     return summary
 
 
@@ -1065,6 +1066,8 @@ class ReturnsRun:
     refused: list[tuple[str, str]] = field(default_factory=list)
     bundle_breakers: list[str] = field(default_factory=list)
     rerun_ids: list[int] = field(default_factory=list)
+    owed_redecided: list[str] = field(default_factory=list)
+    """Pregnancies an earlier application reported a 0587 for but stopped before deciding again (decided now)."""
 
 
 def apply_returns(
@@ -1083,7 +1086,10 @@ def apply_returns(
     batch or line, unknown return code) changes nothing and is listed in ``refused`` with its error, the others
     are applied. The re-decision runs after the last file, and also when a file raised something else (the
     database busy): the files applied by then are never left without it. A pregnancy hit in two files is
-    decided again once, with both reported overlaps (as the second of two single applications would)."""
+    decided again once, with both reported overlaps (as the second of two single applications would).
+
+    Re-decisions owed by an earlier application that stopped between its file and its re-decision (a killed
+    process; migration 0008) are made in the same run: ``owed_redecided``."""
     require(principal, Action.MANAGE_CLAIMS)
     at = at or datetime.now(UTC)
     run = ReturnsRun()
@@ -1098,21 +1104,42 @@ def apply_returns(
             run.applied.append((name, summary))
             hit.update(dict.fromkeys(summary.bundle_breakers))
     finally:
-        if hit:
-            run.bundle_breakers = sorted(hit)
-            run.rerun_ids = _decide_breakers_again(db, principal, run.bundle_breakers, as_of or at.date())
-            for _, summary in run.applied:
-                if summary.bundle_breakers:
-                    summary.rerun_ids = run.rerun_ids
+        decided, run.rerun_ids = _decide_owed(db, principal, as_of or at.date())
+        run.bundle_breakers = sorted(hit)
+        run.owed_redecided = sorted(set(decided) - set(hit))
+        for _, summary in run.applied:
+            if summary.bundle_breakers:
+                summary.rerun_ids = run.rerun_ids
     return run
 
 
-def _decide_breakers_again(db: Database, principal: Principal, pregnancy_ids: Sequence[str], as_of: date) -> list[int]:
-    """Decide the pregnancies hit by a 0587 again (with the reported overlap the phase falls back and the
-    members' lines appear); the ids of the decision runs."""
+def owed_redecisions(db: Database, principal: Principal) -> list[str]:
+    """The pregnancies (in the principal's scope) with an insurer-reported overlap (0587) that no stored decision
+    run has decided yet: a return application stopped between its file and its re-decision (migration 0008)."""
+    o, p = tables.reported_overlaps, tables.pregnancies
+    with db.unit_of_work() as connection:
+        return list(
+            connection.execute(
+                select(o.c.pregnancy_id)
+                .join(p, p.c.pregnancy_id == o.c.pregnancy_id)
+                .where(o.c.decided_in_run.is_(None), pregnancy_scope(principal))
+                .distinct()
+                .order_by(o.c.pregnancy_id)
+            ).scalars()
+        )
+
+
+def _decide_owed(db: Database, principal: Principal, as_of: date) -> tuple[list[str], list[int]]:
+    """Decide the pregnancies owed a re-decision after a 0587 again — those of the files just applied and any an
+    interrupted earlier application left (with the reported overlap the phase falls back and the members' lines
+    appear); the pregnancies and the ids of the decision runs. Each run marks the reports it decided
+    (``services.decisions``), in the transaction that stores it."""
     from integraal.services.reruns import rerun_decisions
 
-    return rerun_decisions(db, principal, as_of, pregnancy_ids).run_ids
+    owed = owed_redecisions(db, principal)
+    if not owed:
+        return [], []
+    return owed, rerun_decisions(db, principal, as_of, owed).run_ids
 
 
 def _apply_one(db: Database, principal: Principal, data: bytes, fmt: str, at: datetime) -> ReturnSummary:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from integraal.data.loader import load_catalogue
 from integraal.domain.activity import Activity
@@ -105,6 +105,9 @@ def decide_all(
     """Decide and (by default) store a run. ``on_decision`` sees every decision as it is made."""
     catalogue = load_catalogue()
     with db.unit_of_work() as connection:
+        # Read before the context: every report seen owed here is in the context (PostgreSQL reads each
+        # statement's own snapshot), so the run may mark it decided.
+        owed = _owed_redecisions(connection, pregnancy_ids) if store else []
         context = load_context(connection, catalogue, pregnancy_ids)
         pregnancies = _load_pregnancy_frame(connection, pregnancy_ids)
         bsns = pregnancies["bsn"].unique().sort().to_list() if pregnancy_ids is not None else None
@@ -128,8 +131,19 @@ def decide_all(
 
     summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
     if store:
-        summary.run_id = _store_run(db, as_of, actor, pregnancies, decided, unmatched, summary)
+        decided_ids = set(pregnancies["pregnancy_id"].to_list()) if owed else set()
+        owed = [key for key in owed if key[0] in decided_ids]
+        summary.run_id = _store_run(db, as_of, actor, pregnancies, decided, unmatched, summary, owed)
     return summary
+
+
+def _owed_redecisions(connection: Connection, pregnancy_ids: Sequence[str] | None) -> list[tuple[str, str, str]]:
+    """The insurer-reported overlaps (of ``pregnancy_ids``, or all) that no stored run has decided yet, by key."""
+    o = tables.reported_overlaps
+    query = select(o.c.pregnancy_id, o.c.phase, o.c.line_id).where(o.c.decided_in_run.is_(None))
+    if pregnancy_ids is not None:
+        query = query.where(in_values(o.c.pregnancy_id, pregnancy_ids))
+    return [(r.pregnancy_id, r.phase, r.line_id) for r in connection.execute(query)]
 
 
 def _load_pregnancy_frame(connection: Connection, pregnancy_ids: Sequence[str] | None) -> pl.DataFrame:
@@ -265,8 +279,10 @@ def _store_run(
     decided: BulkRun,
     unmatched: pl.Series,
     summary: RunSummary,
+    owed: Sequence[tuple[str, str, str]] = (),
 ) -> int:
-    """Write the run set-wise from the frames, in one transaction, and audit it."""
+    """Write the run set-wise from the frames, in one transaction, and audit it; the ``owed`` reported
+    overlaps it read (their pregnancies decided here) are marked decided in it, in the same transaction."""
     phase_rows = decided.phases.join(
         pregnancies.select("pregnancy_id", "igo_id", "uzovi"), on="pregnancy_id", how="left", maintain_order="left"
     )
@@ -301,6 +317,19 @@ def _store_run(
         insert_frame(connection, tables.phase_decisions, phase_rows.with_columns(run))
         insert_frame(connection, tables.claim_lines, claim_rows.with_columns(run))
         insert_frame(connection, tables.activity_outcomes, outcome_rows.with_columns(run))
+        if owed:
+            o = tables.reported_overlaps
+            connection.execute(
+                update(o)
+                .where(
+                    o.c.pregnancy_id == bindparam("p"),
+                    o.c.phase == bindparam("ph"),
+                    o.c.line_id == bindparam("l"),
+                    o.c.decided_in_run.is_(None),
+                )
+                .values(decided_in_run=run_id),
+                [{"p": p, "ph": ph, "l": line} for p, ph, line in owed],
+            )
         audit.record(
             connection,
             actor,

@@ -8,7 +8,8 @@ care that the decisions report as claimed by the non-member itself. ``hidden_out
 outside scans the IGO did not register (the collisions that come back as 0587).
 
 :func:`run_month` is the berichtenverkeer of one month: build the batches, write each as a KZ301 file, let the
-insurer answer with a KZ302 file, apply it, and build the follow-up batch that the returns caused.
+insurer answer with a KZ302 file, apply the answers (as the day's post: one re-decision for all of them), and
+build the follow-up batch that the returns caused.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def run_month(
     run = MonthRun()
     built = claims.build_batches(db, principal, period_start=month_start, period_end=month_end, at=at)
     views: dict[str, InsurerView] = {}
+    answers: list[tuple[str, bytes]] = []
     for batch in built.batches:
         sent = claims.export_batch(db, principal, batch.batch_id, "kz301", at=at)
         view = views.get(batch.uzovi) or insurer_view(
@@ -167,9 +169,16 @@ def run_month(
             reference=f"SIM-{batch.batch_id}",
             random_rejection=RandomRejection(reject_share, reject_code, seed) if reject_share else None,
         )
-        summary = claims.apply_return(
-            db, principal, get_format("kz302").write(returned), "kz302", at=at, as_of=at.date()
-        )
+        answers.append((batch.batch_id, get_format("kz302").write(returned)))
+    # The month's post at once: the bundle breakers of all batches are decided again in one run. An insurer's
+    # view does not depend on the other insurers' answers (its own women, contracts and paid lines).
+    applied = claims.apply_returns(db, principal, answers, "kz302", at=at, as_of=at.date())
+    if applied.refused:
+        name, error = applied.refused[0]
+        raise claims.ClaimsError(f"the simulated return of {name} was refused: {error}")
+    summaries = dict(applied.applied)
+    for batch in built.batches:
+        summary = summaries[batch.batch_id]
         run.rounds.append(
             BatchRound(
                 batch.batch_id,

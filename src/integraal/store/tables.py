@@ -374,8 +374,14 @@ reported_overlaps = Table(
     Column("line_id", String(20), ForeignKey("claim_items.line_id"), primary_key=True),
     Column("return_code", String(4), nullable=False),
     Column("reported_at", DateTime(timezone=True), nullable=False),
+    # The stored decision run that first decided the pregnancy knowing this overlap; NULL: not yet (pending).
+    Column("decided_in_run", Integer, nullable=True),
 )
-"""Insurer-reported collisions (return code 0587): care already paid to another provider breaks the bundle."""
+"""Insurer-reported collisions (return code 0587): care already paid to another provider breaks the bundle.
+
+A report is written with the return file; the pregnancy is decided again in a later transaction. A report whose
+``decided_in_run`` is still empty is a re-decision owed (the process stopped in between): the next return
+application or decision run makes it (migration 0008)."""
 
 payments = Table(
     "payments",

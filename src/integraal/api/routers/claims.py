@@ -53,6 +53,10 @@ class ReturnResult(Schema):
     awarded_cents: int
     bundle_breakers: list[str] = Field(description="Pregnancies decided again after return code 0587.")
     rerun_ids: list[int]
+    owed_redecided: list[str] = Field(
+        default_factory=list,
+        description="Pregnancies with a 0587 from an earlier, interrupted application, decided again now.",
+    )
 
 
 class WorkItem(Schema):
