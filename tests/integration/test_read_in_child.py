@@ -182,3 +182,30 @@ def test_an_order_by_anything_but_a_selected_column_stays_here(
         got = read_frame(connection, query, {"activity_id": pl.String}, many=True)
     assert not started
     assert got["activity_id"].to_list() == filled.sort("date", "activity_id")["activity_id"].to_list()
+
+
+def test_files_left_by_a_killed_reader_are_removed_by_the_next_big_read(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A reader killed after its children wrote their files never removes them (hundreds of MiB for a national
+    read): the next big read does, and leaves the files of a reader that still runs and anything else alone."""
+    import os
+    import sys
+    import tempfile
+
+    tmp_path = tmp_path / "temporary"
+    tmp_path.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # a process id that no longer runs (the killed reader)
+    left = [tmp_path / f"{bulk.READ_FILE_PREFIX}{ended.pid}-{n}.arrow" for n in ("a1", "b2")]
+    running = tmp_path / f"{bulk.READ_FILE_PREFIX}{os.getpid()}-other.arrow"  # another read of a live process
+    others = [tmp_path / f"{bulk.READ_FILE_PREFIX}notapid-x.arrow", tmp_path / f"{bulk.READ_FILE_PREFIX}{ended.pid}"]
+    for path in [*left, running, *others]:
+        path.write_bytes(b"x" * 1024)
+    started = _children(monkeypatch)
+    _only_in_child(monkeypatch)
+    with db.unit_of_work() as connection:
+        frame = load_activities(connection)
+    assert started and frame.height == ROWS
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [running, *others])

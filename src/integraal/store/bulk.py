@@ -231,6 +231,41 @@ CHILD_MIN_ROWS = 250_000
 
 _log = logging.getLogger(__name__)
 
+READ_FILE_PREFIX = "integraal-read-"
+"""A child's output file is ``<prefix><reading process id>-<random>.arrow`` in the temporary folder."""
+
+
+def sweep_read_files(folder: str) -> list[str]:
+    """Remove the child output files in ``folder`` left by a reading process that no longer runs (killed
+    between its children's writing and its own clean-up: a national read leaves hundreds of MiB); the names.
+
+    A file whose process still runs (or whose id was taken by another process since) is left alone; it is
+    removed by its reader, or by a later sweep."""
+    removed = []
+    for entry in os.scandir(folder):
+        name = entry.name
+        if not (name.startswith(READ_FILE_PREFIX) and name.endswith(".arrow")):
+            continue
+        pid = name[len(READ_FILE_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _runs(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another sweep was first
+            os.unlink(entry.path)
+            removed.append(name)
+    if removed:
+        _log.info("removed %d read files of reading processes that stopped: %s", len(removed), removed[:5])
+    return removed
+
+
+def _runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
 
 def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[str, Any]) -> pl.DataFrame | None:
     """SQLite: the rows of ``query`` read by ``store.bulk_process`` (the ADBC driver, in its own process: Arrow
@@ -279,11 +314,12 @@ def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[
     first = ", ".join(
         f"{_FIRST_SQL[_first_kind(dtype)]} AS {_quoted(connection, name)}" for name, dtype in raw_schema.items()
     )
+    sweep_read_files(tempfile.gettempdir())
     outputs: list[str] = []
     try:
         children = []
         for part in parts:
-            handle, output = tempfile.mkstemp(prefix="integraal-read-", suffix=".arrow")
+            handle, output = tempfile.mkstemp(prefix=f"{READ_FILE_PREFIX}{os.getpid()}-", suffix=".arrow")
             os.close(handle)
             outputs.append(output)
             sql = part.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
