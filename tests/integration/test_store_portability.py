@@ -3,8 +3,8 @@
 Run on both with ``--database=sqlite`` and ``--database=postgres`` (CI runs the whole suite on each). Each test
 names the difference it pins down: PostgreSQL allows 65,535 parameters per statement (a national year has more
 pregnancies), its driver returns dates as objects (SQLite: text) in whichever row they first appear, an upsert
-is ``INSERT ... ON CONFLICT`` on both, money needs 64 bits, and TRUNCATE (PostgreSQL only) must not empty an
-append-only table.
+is ``INSERT ... ON CONFLICT`` on both, money needs 64 bits, TRUNCATE (PostgreSQL only) must not empty an
+append-only table, and PostgreSQL's planner needs statistics of a table just filled.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import Date, cast, func, literal, null, select, text, union_all
 from sqlalchemy.exc import DBAPIError
 
 from integraal.services.imports import import_files
-from integraal.store import tables
+from integraal.store import bulk, tables
 from integraal.store.bulk import in_values, insert_frame, read_frame, upsert_frame
 from integraal.store.database import Database
 from integraal.store.repositories import load_activities, load_pregnancies
@@ -168,3 +168,47 @@ def test_sqlite_reads_unordered_columns_joined_and_every_value_survives(
     with db.unit_of_work() as connection:
         fetched = load_activities(connection).sort("activity_id")
     assert fetched["pregnancy_id"].to_list() == ["", "two\nlines", "vv", "NULL", "Zoë ' \" ,;\t", None]
+
+
+def _activity_rows(first: int, n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "activity_id": [f"A{k:06d}" for k in range(first, first + n)],
+            "bsn": ["123456782"] * n,
+            "pregnancy_id": [None] * n,
+            "agb": ["01000001"] * n,
+            "activity_code": ["x"] * n,
+            "date": [date(2025, 1, 1)] * n,
+            "quantity_hundredths": [100] * n,
+        },
+        schema_overrides={"pregnancy_id": pl.String},
+    )
+
+
+@pytest.mark.postgres
+def test_a_big_write_leaves_the_planner_statistics_of_what_was_written(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL analyses a table up to a minute after a commit; until then a table just filled is planned as
+    empty. A big write (many rows, many compared with what the statistics know) analyses it in its transaction;
+    a small one, or one small next to what is known, leaves it to the server."""
+    monkeypatch.setattr(bulk, "ANALYZE_ROWS", 50)
+
+    def known() -> float:
+        with db.unit_of_work() as connection:
+            return float(
+                connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'activities'::regclass")).scalar()
+            )
+
+    with db.unit_of_work() as connection:
+        insert_frame(connection, tables.activities, _activity_rows(0, 49))  # too few
+    assert known() <= 0  # never analysed (-1), or analysed empty
+    with db.unit_of_work() as connection:
+        upsert_frame(connection, tables.activities, _activity_rows(49, 450), ["activity_id"])
+    assert known() == 499
+    with db.unit_of_work() as connection:
+        insert_frame(connection, tables.activities, _activity_rows(499, 60))  # not more than a fifth of 499: left
+    assert known() == 499
+    with db.unit_of_work() as connection:
+        insert_frame(connection, tables.activities, _activity_rows(559, 150))
+    assert known() == 709

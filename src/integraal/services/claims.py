@@ -78,7 +78,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import in_values, insert_frame, read_frame
+from integraal.store.bulk import in_values, insert_frame, read_frame, refresh_statistics
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -545,6 +545,8 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
         actor,
     )
     _NEW.drop(connection)
+    refresh_statistics(connection, i, items.height)
+    refresh_statistics(connection, tables.claim_transitions, items.height)
 
 
 def build_batches(
