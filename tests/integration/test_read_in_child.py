@@ -188,10 +188,12 @@ def test_files_left_by_a_killed_reader_are_removed_by_the_next_big_read(
     db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """A reader killed after its children wrote their files never removes them (hundreds of MiB for a national
-    read): the next big read does, and leaves the files of a reader that still runs and anything else alone."""
+    read): the next big read does once they are stale, and leaves the files of a reader that still runs, fresh
+    files and anything else alone."""
     import os
     import sys
     import tempfile
+    import time
 
     tmp_path = tmp_path / "temporary"
     tmp_path.mkdir()
@@ -201,11 +203,15 @@ def test_files_left_by_a_killed_reader_are_removed_by_the_next_big_read(
     left = [tmp_path / f"{bulk.READ_FILE_PREFIX}{ended.pid}-{n}.arrow" for n in ("a1", "b2")]
     running = tmp_path / f"{bulk.READ_FILE_PREFIX}{os.getpid()}-other.arrow"  # another read of a live process
     others = [tmp_path / f"{bulk.READ_FILE_PREFIX}notapid-x.arrow", tmp_path / f"{bulk.READ_FILE_PREFIX}{ended.pid}"]
-    for path in [*left, running, *others]:
+    fresh = tmp_path / f"{bulk.READ_FILE_PREFIX}{ended.pid}-c3.arrow"  # maybe a reader this process cannot see
+    long_ago = time.time() - bulk.READ_FILE_STALE_SECONDS - 60
+    for path in [*left, running, *others, fresh]:
         path.write_bytes(b"x" * 1024)
+        if path is not fresh:
+            os.utime(path, (long_ago, long_ago))
     started = _children(monkeypatch)
     _only_in_child(monkeypatch)
     with db.unit_of_work() as connection:
         frame = load_activities(connection)
     assert started and frame.height == ROWS
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [running, *others])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [running, *others, fresh])

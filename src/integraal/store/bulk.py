@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -264,23 +265,28 @@ READ_FILE_PREFIX = "integraal-read-"
 """A child's output file is ``<prefix><reading process id>-<random>.arrow`` in the temporary folder."""
 
 
+READ_FILE_STALE_SECONDS = 600
+"""A read file this long untouched may be swept: a read takes seconds (and ``TMPDIR`` might be shared with
+processes this one cannot see, in another container: their ids mean nothing here)."""
+
+
 def sweep_read_files(folder: str) -> list[str]:
     """Remove the child output files in ``folder`` left by a reading process that no longer runs (killed
     between its children's writing and its own clean-up: a national read leaves hundreds of MiB); the names.
 
-    A file whose process still runs (or whose id was taken by another process since) is left alone; it is
-    removed by its reader, or by a later sweep."""
+    Only files untouched for ``READ_FILE_STALE_SECONDS``. A file whose process still runs (or whose id was taken
+    by another process since) is left alone; it is removed by its reader, or by a later sweep."""
     removed = []
+    stale = time.time() - READ_FILE_STALE_SECONDS
     for entry in os.scandir(folder):
         name = entry.name
         if not (name.startswith(READ_FILE_PREFIX) and name.endswith(".arrow")):
             continue
         pid = name[len(READ_FILE_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or _runs(int(pid)):
-            continue
-        with contextlib.suppress(FileNotFoundError):  # another sweep was first
-            os.unlink(entry.path)
-            removed.append(name)
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile (its reader, another sweep)
+            if pid.isdigit() and entry.stat().st_mtime < stale and not _runs(int(pid)):
+                os.unlink(entry.path)
+                removed.append(name)
     if removed:
         _log.info("removed %d read files of reading processes that stopped: %s", len(removed), removed[:5])
     return removed
