@@ -490,3 +490,30 @@ def test_migration_0008_counts_earlier_reports_as_decided_by_their_newest_run(wo
         marks = dict(connection.execute(select(o.c.pregnancy_id, o.c.decided_in_run)).all())
     assert marks == dict.fromkeys(hit, run.rerun_ids[0])
     assert claims.owed_redecisions(world.db, ROOT) == []
+
+
+def test_building_batches_first_makes_a_re_decision_a_stopped_return_still_owes(world, template, tmp_path, monkeypatch):
+    """A claim run after a return whose re-decision was interrupted claims what the 0587 decided (the members'
+    separate lines), exactly as after an application that never stopped."""
+    files, hit = breaker_answers(world)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed between the file and its re-decision")
+
+    monkeypatch.setattr(reruns, "rerun_decisions", killed)
+    with pytest.raises(KeyboardInterrupt):
+        claims.apply_return(world.db, ROOT, files[0][1], at=AT, as_of=date(2026, 1, 20))
+    monkeypatch.undo()
+    assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
+
+    built = claims.build_batches(world.db, ROOT, **PERIOD, at=AT)
+    assert built.owed_redecided == [hit[0]] and claims.owed_redecisions(world.db, ROOT) == []
+    assert any(
+        i.pregnancy_id == hit[0] and i.kind == "mono" for b in built.batches for i in items(world, batch_id=b.batch_id)
+    )
+
+    def never_stopped(alone: World, files_alone: list[tuple[str, bytes]]) -> None:
+        claims.apply_return(alone.db, ROOT, files_alone[0][1], at=AT, as_of=AT.date())
+        assert claims.build_batches(alone.db, ROOT, **PERIOD, at=AT).owed_redecided == []
+
+    assert_same_as(world, hit, template, tmp_path, never_stopped)

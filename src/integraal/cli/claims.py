@@ -66,6 +66,11 @@ def build(
         f"Already claimed: {result.already_claimed:,}; waiting for an answer before correcting: {result.waiting:,}; "
         f"rejected and unchanged (see the worklist): {result.unchanged_rejections:,}."
     )
+    if result.owed_redecided:
+        out.print(
+            "Decided again first (a 0587 of an earlier, interrupted return application): "
+            f"{', '.join(result.owed_redecided)}."
+        )
 
 
 @app.command()

@@ -123,6 +123,7 @@ class BuildResult:
     already_claimed: int = 0  # decided lines that are claimed as they are
     waiting: int = 0  # changed lines whose earlier claim is not answered yet (sent): corrected after the answer
     unchanged_rejections: int = 0  # decided lines equal to a rejected one: not resent (see the worklist)
+    owed_redecided: list[str] = field(default_factory=list)  # decided again first: a 0587 an apply left owed
 
 
 @dataclass(slots=True)
@@ -563,6 +564,9 @@ def build_batches(
 
     ``include_mono``: the IGO also claims the members' monodisciplinary lines of fallback phases on their
     behalf (as configured per IGO); without it only integral lines are batched.
+
+    A re-decision that an interrupted return application still owes (a 0587, migration 0008) is made first, so
+    the batches claim what the insurer's report decided (``owed_redecided``).
     """
     require(principal, Action.MANAGE_CLAIMS)
     if period_end < period_start:
@@ -570,6 +574,7 @@ def build_batches(
     at = at or datetime.now(UTC)
     creation_date = creation_date or at.date()
     result = BuildResult()
+    result.owed_redecided, _ = _decide_owed(db, principal, at.date())
     with db.unit_of_work(lock="claims") as connection:
         desired = _latest_lines(connection, principal, period_start, period_end, include_mono, _PLAN_COLUMNS)
         claimed = _claimed_items(connection, desired["pregnancy_id"])

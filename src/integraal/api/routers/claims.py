@@ -42,6 +42,10 @@ class BuildResult(Schema):
     already_claimed: int
     waiting: int
     unchanged_rejections: int
+    owed_redecided: list[str] = Field(
+        default_factory=list,
+        description="Pregnancies with a 0587 from an earlier, interrupted return application, decided again first.",
+    )
 
 
 class ReturnResult(Schema):
