@@ -411,6 +411,18 @@ def test_the_files_applied_before_a_failure_still_have_their_breakers_decided_ag
     assert "INSURER_REPORTED_OVERLAP" in reasons  # decided again although the run stopped at the second file
 
 
+def apply_with_its_re_decision_killed(world: World, data: bytes, monkeypatch) -> None:
+    """Apply a return file as a process killed between its commit and its re-decision would leave it."""
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed between the file and its re-decision")
+
+    monkeypatch.setattr(reruns, "rerun_decisions", killed)
+    with pytest.raises(KeyboardInterrupt):
+        claims.apply_return(world.db, ROOT, data, at=AT, as_of=date(2026, 1, 20))
+    monkeypatch.undo()
+
+
 def reasons_of(world: World, pregnancy_id: str) -> list[str]:
     detail = queries.get_pregnancy(world.db, ROOT, pregnancy_id, pseudonym_key=PSEUDONYM_KEY)
     return [r.code for p in detail.phases for r in p.reasons]
@@ -426,13 +438,7 @@ def test_a_return_stopped_before_its_re_decision_owes_it_and_the_next_applicatio
     first, rest = files[0], files[1:]
     assert claims.owed_redecisions(world.db, ROOT) == []
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt("killed between the file and its re-decision")
-
-    monkeypatch.setattr(reruns, "rerun_decisions", killed)
-    with pytest.raises(KeyboardInterrupt):
-        claims.apply_return(world.db, ROOT, first[1], at=AT, as_of=date(2026, 1, 20))
-    monkeypatch.undo()
+    apply_with_its_re_decision_killed(world, first[1], monkeypatch)
     assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
     assert "INSURER_REPORTED_OVERLAP" not in reasons_of(world, hit[0])  # the old decision still stands
 
@@ -497,13 +503,7 @@ def test_building_batches_first_makes_a_re_decision_a_stopped_return_still_owes(
     separate lines), exactly as after an application that never stopped."""
     files, hit = breaker_answers(world)
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt("killed between the file and its re-decision")
-
-    monkeypatch.setattr(reruns, "rerun_decisions", killed)
-    with pytest.raises(KeyboardInterrupt):
-        claims.apply_return(world.db, ROOT, files[0][1], at=AT, as_of=date(2026, 1, 20))
-    monkeypatch.undo()
+    apply_with_its_re_decision_killed(world, files[0][1], monkeypatch)
     assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
 
     built = claims.build_batches(world.db, ROOT, **PERIOD, at=AT)
@@ -517,3 +517,24 @@ def test_building_batches_first_makes_a_re_decision_a_stopped_return_still_owes(
         assert claims.build_batches(alone.db, ROOT, **PERIOD, at=AT).owed_redecided == []
 
     assert_same_as(world, hit, template, tmp_path, never_stopped)
+
+
+def test_the_claims_page_says_how_many_owed_re_decisions_a_claim_run_made_first(world, monkeypatch):
+    from test_authorisation_matrix import web_login
+
+    from integraal.api.deps import SESSION_COOKIE
+    from integraal.services.users import csrf_token
+
+    files, hit = breaker_answers(world)
+    apply_with_its_re_decision_killed(world, files[0][1], monkeypatch)
+    assert claims.owed_redecisions(world.db, ROOT) == [hit[0]]
+
+    secret = web_login(world, BY_NAME["root"])
+    world.client.cookies.set(SESSION_COOKIE, secret)
+    form = {"csrf_token": csrf_token(secret), "period_start": "2025-01-01", "period_end": "2025-12-31"}
+    response = world.client.post("/claims/build", data=form, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].endswith("&redecided=1")
+    page = world.client.get(response.headers["location"])  # Dutch, the default
+    assert "1 zwangerschappen zijn eerst opnieuw besloten" in page.text
+    assert claims.owed_redecisions(world.db, ROOT) == []
+    assert 'id="owed-redecided"' not in world.client.get("/claims?built=1&redecided=<b>x</b>").text

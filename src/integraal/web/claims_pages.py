@@ -44,6 +44,7 @@ def _claims_page(request: Request, status: int = 200, **context: Any) -> Respons
         owed=owed,
         can_manage=allowed(visitor.principal, Action.MANAGE_CLAIMS),
         built=request.query_params.get("built"),
+        redecided=_count(request.query_params.get("redecided")),
         resent=request.query_params.get("resent"),
         default_from=today.replace(day=1) - dt.timedelta(days=1),
         **context,
@@ -88,7 +89,13 @@ def build(
         )
     except claims.ClaimsError as exc:
         return _claims_page(request, status=422, problem=str(exc))
-    return RedirectResponse(f"/claims?built={len(result.batches)}", status_code=303)
+    owed = f"&redecided={len(result.owed_redecided)}" if result.owed_redecided else ""
+    return RedirectResponse(f"/claims?built={len(result.batches)}{owed}", status_code=303)
+
+
+def _count(value: str | None) -> int | None:
+    """A count passed on to the page after a redirect (anything else is ignored)."""
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @router.post("/claims/batches/{batch_id}/send")
