@@ -131,16 +131,19 @@ def decide_all(
 
     summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
     if store:
-        decided_ids = set(pregnancies["pregnancy_id"].to_list()) if owed else set()
-        owed = [key for key in owed if key[0] in decided_ids]
         summary.run_id = _store_run(db, as_of, actor, pregnancies, decided, unmatched, summary, owed)
     return summary
 
 
 def _owed_redecisions(connection: Connection, pregnancy_ids: Sequence[str] | None) -> list[tuple[str, str, str]]:
-    """The insurer-reported overlaps (of ``pregnancy_ids``, or all) that no stored run has decided yet, by key."""
-    o = tables.reported_overlaps
-    query = select(o.c.pregnancy_id, o.c.phase, o.c.line_id).where(o.c.decided_in_run.is_(None))
+    """The insurer-reported overlaps (of ``pregnancy_ids``, or all) that no stored run has decided yet, by key;
+    only those of stored pregnancies (the ones the run decides)."""
+    o, p = tables.reported_overlaps, tables.pregnancies
+    query = (
+        select(o.c.pregnancy_id, o.c.phase, o.c.line_id)
+        .join(p, p.c.pregnancy_id == o.c.pregnancy_id)
+        .where(o.c.decided_in_run.is_(None))
+    )
     if pregnancy_ids is not None:
         query = query.where(in_values(o.c.pregnancy_id, pregnancy_ids))
     return [(r.pregnancy_id, r.phase, r.line_id) for r in connection.execute(query)]

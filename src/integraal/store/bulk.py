@@ -264,7 +264,6 @@ _log = logging.getLogger(__name__)
 READ_FILE_PREFIX = "integraal-read-"
 """A child's output file is ``<prefix><reading process id>-<random>.arrow`` in the temporary folder."""
 
-
 READ_FILE_STALE_SECONDS = 600
 """A read file this long untouched may be swept: a read takes seconds (and ``TMPDIR`` might be shared with
 processes this one cannot see, in another container: their ids mean nothing here)."""

@@ -381,7 +381,7 @@ reported_overlaps = Table(
 
 A report is written with the return file; the pregnancy is decided again in a later transaction. A report whose
 ``decided_in_run`` is still empty is a re-decision owed (the process stopped in between): the next return
-application or decision run makes it (migration 0008)."""
+application, claim run or decision run makes it (migration 0008)."""
 
 payments = Table(
     "payments",
