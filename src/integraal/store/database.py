@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from integraal.config import load_config
+from integraal.store.checkpoint import BACKSTOP_PAGES, Checkpointer
 
 DEFAULT_DB = "integraal.db"
 
@@ -49,8 +50,13 @@ class Database:
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
         self.engine: Engine = create_engine(self.url, future=True)
+        self.checkpointer: Checkpointer | None = None
+        """SQLite with a file: checkpoints the write-ahead log in the background (``store.checkpoint``)."""
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            path = self.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self.checkpointer = Checkpointer(Path(path).expanduser())
 
     @contextmanager
     def unit_of_work(self, *, lock: str | None = None) -> Iterator[Connection]:
@@ -62,14 +68,19 @@ class Database:
         queues behind the writer before it and then reads what that one committed; PostgreSQL takes a
         transaction-scoped advisory lock of that name (same name, one at a time). A wait longer than the busy
         timeout raises :class:`DatabaseBusyError` and changes nothing."""
+        changes = 0
         try:
             with self.engine.begin() as connection:
+                driver = connection.connection.driver_connection if self.checkpointer else None
+                at_start = driver.total_changes if driver is not None else 0
                 try:
                     if lock is not None:
                         _take_lock(connection, lock)
                     yield connection
                 finally:
                     connection.info.pop(CHANGES_AT_LOCK, None)
+                    if driver is not None:
+                        changes = driver.total_changes - at_start
         except OperationalError as error:
             if _is_busy(error):
                 raise DatabaseBusyError(
@@ -78,6 +89,8 @@ class Database:
                     "changed; try again when it is done."
                 ) from error
             raise
+        if self.checkpointer is not None:  # committed: the log holds it; copying it over can wait
+            self.checkpointer.committed(changes)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
@@ -95,6 +108,8 @@ class Database:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
 
@@ -149,4 +164,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # A larger page cache keeps the B-trees of a national year's activities in memory while importing.
     cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Checkpoints run in the background after a commit (store.checkpoint); the committing connection does one only
+    # as a backstop, when the log has grown this far.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     cursor.close()
