@@ -212,3 +212,23 @@ def test_a_checkpoint_of_a_removed_database_does_not_create_it(tmp_path: Path) -
 def test_a_memory_database_has_no_checkpointer() -> None:
     assert Database("sqlite://").checkpointer is None
     assert Checkpointer(Path("x.db")).wait(timeout=0)  # nothing asked for: not waiting
+
+
+def test_a_relative_path_is_checkpointed_where_it_was_opened(
+    tmp_path: Path, held: Held, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = Database("wal.db")
+    held.release.set()
+    try:
+        assert db.checkpointer is not None and db.checkpointer.path == tmp_path / "wal.db"
+        with db.unit_of_work() as connection:
+            connection.exec_driver_sql("CREATE TABLE payload (n INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")  # the engine's connections stay open on the first file
+        _write(db, BIG)
+        assert db.checkpointer.wait(timeout=30) and held.calls == 1
+        assert _rows_in_file(tmp_path / "wal.db", tmp_path) == BIG
+        assert not (tmp_path / "elsewhere" / "wal.db").exists()
+    finally:
+        db.dispose()

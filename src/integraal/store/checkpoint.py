@@ -67,8 +67,8 @@ class Checkpointer:
                 self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Until no checkpoint is asked for or running (``False`` if ``timeout`` passed first): for a restore or
-        a test that must see the database file itself."""
+        """Until no checkpoint is asked for or running (``False`` if ``timeout`` passed first): for a caller
+        (a test) that must see the database file itself."""
         with self._done:
             return self._done.wait_for(lambda: not self._busy and not self._wake.is_set(), timeout)
 

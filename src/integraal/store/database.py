@@ -56,7 +56,8 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             path = self.engine.url.database
             if path and path != ":memory:" and not path.startswith("file:"):
-                self.checkpointer = Checkpointer(Path(path).expanduser())
+                # Absolute now: the thread may run after the working directory changed.
+                self.checkpointer = Checkpointer(Path(path).expanduser().absolute())
 
     @contextmanager
     def unit_of_work(self, *, lock: str | None = None) -> Iterator[Connection]:
