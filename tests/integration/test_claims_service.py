@@ -6,6 +6,7 @@ said; the insurer simulator has its own tests.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -391,6 +392,37 @@ def test_several_returns_at_once_refuse_only_the_bad_file_and_decide_the_breaker
         assert "fallback" in [p.outcome for p in detail.phases]
 
 
+def _readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("integraal-return-read")]
+
+
+def test_several_returns_are_read_ahead_in_a_second_thread_each_once_in_order(world, monkeypatch):
+    files, hit = breaker_answers(world)
+    bad = ("broken.kz302", files[0][1][: len(files[0][1]) // 2])
+    posted = [bad, *files]
+    read = []
+    real = claims._read_return
+
+    def recording(data, fmt):
+        read.append((threading.current_thread().name, data))
+        return real(data, fmt)
+
+    monkeypatch.setattr(claims, "_read_return", recording)
+    run = claims.apply_returns(world.db, ROOT, posted, at=AT, as_of=date(2026, 1, 20))
+    assert [data for _, data in read] == [data for _, data in posted]
+    assert all(name.startswith("integraal-return-read") for name, _ in read)
+    # The broken first file, read ahead with the others, is refused with its own error; the rest applied.
+    assert [name for name, _ in run.refused] == ["broken.kz302"] and "line" in run.refused[0][1]
+    assert [name for name, _ in run.applied] == [name for name, _ in files]
+    assert run.bundle_breakers == sorted(hit)
+    assert not _readers()
+    # One file alone is read where it is applied.
+    read.clear()
+    again = claims.apply_return(world.db, ROOT, files[0][1], at=AT, as_of=date(2026, 1, 20))
+    assert again.already_applied > 0 and again.accepted == again.rejected == 0
+    assert [name for name, _ in read] == [threading.current_thread().name]
+
+
 def test_the_files_applied_before_a_failure_still_have_their_breakers_decided_again(world, monkeypatch):
     files, hit = breaker_answers(world)
     applied = []
@@ -406,6 +438,7 @@ def test_the_files_applied_before_a_failure_still_have_their_breakers_decided_ag
     with pytest.raises(RuntimeError):
         claims.apply_returns(world.db, ROOT, files, at=AT, as_of=date(2026, 1, 20))
     assert applied[0].bundle_breakers == [hit[0]]
+    assert not _readers()  # the files read ahead were let go
     detail = queries.get_pregnancy(world.db, ROOT, hit[0], pseudonym_key=PSEUDONYM_KEY)
     reasons = [r.code for p in detail.phases for r in p.reasons]
     assert "INSURER_REPORTED_OVERLAP" in reasons  # decided again although the run stopped at the second file

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -1101,16 +1102,24 @@ def apply_returns(
     at = at or datetime.now(UTC)
     run = ReturnsRun()
     hit: dict[str, None] = {}  # insertion-ordered set
+    # The next files are read (parsed, no database) in a second thread while this one applies the current file:
+    # the database work lets go of the interpreter, so on a national day's post most of the reading is hidden.
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-return-read")
+    reads: list[Future[tuple[ReturnBatch, pl.DataFrame]]] = []
     try:
-        for name, data in files:
+        for position, (name, data) in enumerate(files):
+            for _, ahead in files[len(reads) : position + 1 + READ_AHEAD]:
+                reads.append(reader.submit(_read_return, ahead, fmt))
+            read, reads[position] = reads[position], _DONE  # let go of the frame once applied
             try:
-                summary = _apply_one(db, principal, data, fmt, at)
+                summary = _apply_one(db, principal, data, fmt, at, read=read)
             except (FormatError, ClaimsError, NotFoundError) as error:
                 run.refused.append((name, str(error)))
                 continue
             run.applied.append((name, summary))
             hit.update(dict.fromkeys(summary.bundle_breakers))
     finally:
+        reader.shutdown(wait=True, cancel_futures=True)
         decided, run.rerun_ids = _decide_owed(db, principal, as_of or at.date())
         run.bundle_breakers = sorted(hit)
         run.owed_redecided = sorted(set(decided) - set(hit))
@@ -1149,11 +1158,27 @@ def _decide_owed(db: Database, principal: Principal, as_of: date) -> tuple[list[
     return owed, rerun_decisions(db, principal, as_of, owed).run_ids
 
 
-def _apply_one(db: Database, principal: Principal, data: bytes, fmt: str, at: datetime) -> ReturnSummary:
-    """One return file in one transaction, without deciding its bundle breakers again (the caller does)."""
+READ_AHEAD = 2
+"""Return files :func:`apply_returns` reads ahead of the one it applies (each a batch's answer: megabytes)."""
+
+_DONE: Future[tuple[ReturnBatch, pl.DataFrame]] = Future()
+"""Stands in for a read already handed to :func:`_apply_one`."""
+
+
+def _apply_one(
+    db: Database,
+    principal: Principal,
+    data: bytes,
+    fmt: str,
+    at: datetime,
+    *,
+    read: Future[tuple[ReturnBatch, pl.DataFrame]] | None = None,
+) -> ReturnSummary:
+    """One return file in one transaction, without deciding its bundle breakers again (the caller does).
+    ``read``: :func:`_read_return` of ``data`` started by the caller (its error, if any, is raised here)."""
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, RETURN_FORMATS, "return file")
-    returned, lines = _read_return(data, fmt)
+    returned, lines = read.result() if read is not None else _read_return(data, fmt)
     summary = ReturnSummary(returned.batch_id)
     breakers: list[str] = []
     i = tables.claim_items
