@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from api_world import BY_NAME, PSEUDONYM_KEY, World, build_world, clone_world
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dbutil import release
 from integraal.claims.batch import ReturnBatch, ReturnLine
@@ -120,6 +120,46 @@ def test_exported_file_reads_back_as_the_stored_batch_and_marks_it_sent(world):
     assert read.total_signed_cents == batch.total_cents
     assert {s.state for s in items(world, batch_id=batch.batch_id)} == {"sent"}
     assert claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT) == data  # a resend: same file, no change
+
+
+def transitions(world: World) -> int:
+    with world.db.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(tables.claim_transitions)).scalar_one()
+
+
+def test_a_kz301_file_is_written_in_a_second_thread_while_its_lines_are_marked_sent(world, monkeypatch):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    writers = []
+    real = claims.write_claim_frame
+
+    def recording(*args, **kwargs):
+        writers.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "write_claim_frame", recording)
+    data = claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    assert len(writers) == 1 and writers[0].startswith("integraal-claim-write")
+    assert {s.state for s in items(world, batch_id=batch.batch_id)} == {"sent"}
+    assert claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT) == data  # a resend: written here, same file
+    assert writers[1] == threading.current_thread().name
+
+
+def test_a_claim_file_that_cannot_be_written_sends_nothing(world, monkeypatch):
+    batch = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches[0]
+    before = transitions(world)
+
+    def broken(*args, **kwargs):
+        raise ValueError("amount does not fit")
+
+    monkeypatch.setattr(claims, "write_claim_frame", broken)
+    with pytest.raises(ValueError, match="does not fit"):
+        claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+    assert {s.state for s in items(world, batch_id=batch.batch_id)} == {"ready"}
+    assert transitions(world) == before
+    # Also when marking the lines sent fails too: the file's error is the one reported, as when it came first.
+    monkeypatch.setattr(claims, "_send_lines", lambda *args: (_ for _ in ()).throw(RuntimeError("not sendable")))
+    with pytest.raises(ValueError, match="does not fit"):
+        claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
 
 
 def test_return_applies_outcomes_and_0587_turns_the_phase_into_a_fallback(world):

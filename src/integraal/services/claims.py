@@ -975,11 +975,23 @@ def export_batch(
     with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, batch_id)
         if fmt == "kz301":  # the national batches: written column by column
-            data = write_claim_frame(_header_of(row), claim_batch_lines(connection, batch_id))
+            lines = claim_batch_lines(connection, batch_id)
+            if row.state != "ready":
+                data = write_claim_frame(_header_of(row), lines)
+            else:  # written in a second thread while the database marks the lines sent (it lets go of the interpreter)
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
+                    written = writer.submit(write_claim_frame, _header_of(row), lines)
+                    try:
+                        _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
+                    except Exception:
+                        written.result()  # a file that cannot be written is the error, as when written first
+                        raise
+                    data = written.result()
         else:
             data = get_format(fmt).write(claim_batch(connection, row))
+            if row.state == "ready":
+                _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
         if row.state == "ready":
-            _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
             sha = hashlib.sha256(data).hexdigest()
             connection.execute(
                 update(tables.claim_batches)
