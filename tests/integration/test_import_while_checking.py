@@ -9,16 +9,17 @@ compared with a second database that imports the same files the plain way.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dbutil import fresh_database, release
 from integraal.services import imports
 from integraal.services.imports import import_file, import_files
-from integraal.store import tables
+from integraal.store import bulk, tables
 from integraal.store.database import Database
 
 CHANGED = """activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity
@@ -128,6 +129,21 @@ def test_invalid_rows_written_ahead_are_taken_back_and_old_versions_kept(
         first = work() if mode == "while checking" else _plainly(monkeypatch, work)
         assert all(r.ok for r in first)
     spy.writes.clear()
+    # The check waits for the write ahead to finish (else it may stop it early, as the next test shows).
+    write_done, gate = threading.Event(), [True]
+    checked, written_by_spy = imports.validate, imports.upsert_frame
+
+    def validate_after_the_write(*args, **kwargs):
+        if gate.pop() if gate else False:
+            assert write_done.wait(10)
+        return checked(*args, **kwargs)
+
+    def write_then_tell(*args, **kwargs):
+        written_by_spy(*args, **kwargs)
+        write_done.set()
+
+    monkeypatch.setattr(imports, "validate", validate_after_the_write)
+    monkeypatch.setattr(imports, "upsert_frame", write_then_tell)
 
     report = import_file(db, bad)
     written = [w for w in spy.writes if w[0] == "activities"]
@@ -142,6 +158,40 @@ def test_invalid_rows_written_ahead_are_taken_back_and_old_versions_kept(
     assert "X-7" in stored
     assert stored["X-2"][1] == "111222333"  # its new version fails the 11-test: the valid old one stays
     assert stored["X-6"][-1] == 200  # its new quantity is negative: the old 2 hours stay
+
+
+def test_the_write_ahead_stops_once_the_check_has_found_an_invalid_row(db, plain, examples, spy, monkeypatch, tmp_path):
+    changed, bad = tmp_path / "activities_changed.csv", tmp_path / "activities_april.csv"
+    changed.write_text(CHANGED, encoding="utf-8")
+    bad.write_text(INVALID_BUT_WRITABLE, encoding="utf-8")
+    files = sorted(examples.glob("*.csv"))
+    assert all(r.ok for r in import_files(db, files))
+    assert all(r.ok for r in _plainly(monkeypatch, lambda: import_files(plain, files)))
+    verdicts: list[bool] = []
+    stops = []
+    spied = imports.upsert_frame
+
+    def waiting_for_the_check(connection, table, frame, key, *args, stop=None, **kwargs):
+        if stop is not None:
+            stops.append(stop)
+            deadline = time.monotonic() + 10
+            while frame.height == 4 and not stop() and time.monotonic() < deadline:  # the bad file: wait for it
+                time.sleep(0.005)
+            verdicts.append(stop())
+        return spied(connection, table, frame, key, *args, stop=stop, **kwargs)
+
+    monkeypatch.setattr(imports, "upsert_frame", waiting_for_the_check)
+    spy.writes.clear()
+    report = import_file(db, bad)
+    # Told before its first rows: the write ahead wrote nothing; only the checked valid rows were written.
+    assert verdicts == [True]
+    assert [w for w in spy.writes if w[0] == "activities"] == [("activities", 2)]
+    assert _reports([report]) == _reports([_plainly(monkeypatch, lambda: import_file(plain, bad))])
+    assert _state(db) == _state(plain)
+    # A valid file's check never says stop (asked again once it is done).
+    stops.clear()
+    assert import_file(db, changed).ok
+    assert len(stops) == 1 and stops[0]() is False
 
 
 def test_rows_the_table_refuses_unchecked_are_written_only_checked(db, plain, examples, spy, monkeypatch):
@@ -171,3 +221,29 @@ def _table(kind: str) -> str:
 
 def _reports(reports) -> list[tuple]:
     return [(r.kind, r.total, r.accepted, r.rejected, [(e.row, e.field, e.reason) for e in r.errors]) for r in reports]
+
+
+def test_a_stopped_write_leaves_only_the_batches_before_it_and_the_savepoint_takes_them_back(db, monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    frame = pl.DataFrame({"uzovi": [f"{n:04d}" for n in range(1, 6)], "name": [f"I{n}" for n in range(1, 6)]})
+    asked: list[int] = []
+
+    def stop_at_the_second_batch() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    def count(connection) -> int:
+        return connection.execute(select(func.count()).select_from(tables.insurers)).scalar_one()
+
+    with db.unit_of_work() as connection:
+        before = count(connection)
+        connection.exec_driver_sql("SAVEPOINT s")
+        with pytest.raises(bulk.WriteStoppedError):
+            bulk.upsert_frame(connection, tables.insurers, frame, ["uzovi"], stop=stop_at_the_second_batch)
+        if connection.dialect.name == "sqlite":  # PostgreSQL's COPY is aborted whole: nothing to count there
+            assert count(connection) == before + 2
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT s")
+        assert count(connection) == before
+        bulk.upsert_frame(connection, tables.insurers, frame, ["uzovi"], stop=lambda: False)
+        assert count(connection) == before + 5
+    assert len(asked) == 2

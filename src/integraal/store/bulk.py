@@ -61,11 +61,21 @@ ROWS_PER_STATEMENT = 500
 statements but steps the engine once, about 40 % faster for a national year's activities."""
 
 
+class WriteStoppedError(Exception):
+    """A write of rows was stopped half way by its caller (``stop``): roll back to before it."""
+
+
+def _check(stop: Callable[[], bool] | None) -> None:
+    if stop is not None and stop():
+        raise WriteStoppedError
+
+
 def _sqlite_write(
     connection: Connection,
     table: Table,
     frame: pl.DataFrame,
     conflict: Callable[[Any], Any] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """SQLite: write the rows of ``frame`` in multi-row ``INSERT`` statements, ``conflict`` adding the
     ``ON CONFLICT`` clause of an upsert. Later rows of one statement see the earlier ones, as one by one."""
@@ -88,6 +98,7 @@ def _sqlite_write(
     width = per * len(columns)
     data = _driver_rows(frame)
     for offset in range(0, data.height, BATCH):
+        _check(stop)
         chunk = data.slice(offset, BATCH)
         # Values zipped from column lists, row after row (far cheaper than ``DataFrame.rows()``), and cut into
         # the parameters of one statement each by zipping the one iterator with itself, all in C.
@@ -107,7 +118,7 @@ def _quoted(connection: Connection, name: str) -> str:
     return connection.dialect.identifier_preparer.quote(name)
 
 
-def _copy_in(connection: Connection, target: str, frame: pl.DataFrame) -> None:
+def _copy_in(connection: Connection, target: str, frame: pl.DataFrame, stop: Callable[[], bool] | None = None) -> None:
     """PostgreSQL: stream ``frame`` into ``target`` (a quoted table name) with ``COPY … FROM STDIN`` as CSV.
 
     Strings are always quoted and NULLs never are, so an empty string stays an empty string."""
@@ -116,6 +127,7 @@ def _copy_in(connection: Connection, target: str, frame: pl.DataFrame) -> None:
     data = _driver_rows(frame)
     with cursor.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)") as copy:
         for offset in range(0, data.height, BATCH):
+            _check(stop)
             buffer = io.BytesIO()
             data.slice(offset, BATCH).write_csv(buffer, include_header=False, quote_style="non_numeric")
             copy.write(buffer.getvalue())
@@ -160,15 +172,23 @@ def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> N
 
 
 def upsert_frame(
-    connection: Connection, table: Table, frame: pl.DataFrame, key: Sequence[str], replace: bool = True
+    connection: Connection,
+    table: Table,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    replace: bool = True,
+    *,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """Insert rows; where the key exists, replace the stored row (or keep it, with ``replace=False``).
 
-    Within ``frame`` the last row of a key wins, as if the rows were written one after the other."""
+    Within ``frame`` the last row of a key wins, as if the rows were written one after the other. ``stop``, asked
+    before each :data:`BATCH` of rows: true raises :class:`WriteStoppedError` with part of the rows written (the caller
+    rolls back to its savepoint)."""
     if frame.height == 0:
         return
     if connection.dialect.name == "postgresql":
-        _upsert_by_copy(connection, table, frame, key, replace)
+        _upsert_by_copy(connection, table, frame, key, replace, stop)
         return
 
     def conflict(statement: Any) -> Any:
@@ -177,11 +197,16 @@ def upsert_frame(
             return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
         return statement.on_conflict_do_nothing(index_elements=list(key))
 
-    _sqlite_write(connection, table, frame, conflict)
+    _sqlite_write(connection, table, frame, conflict, stop)
 
 
 def _upsert_by_copy(
-    connection: Connection, table: Table, frame: pl.DataFrame, key: Sequence[str], replace: bool
+    connection: Connection,
+    table: Table,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    replace: bool,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """PostgreSQL: COPY into a temporary table of the frame's columns, then one INSERT … SELECT … ON CONFLICT.
 
@@ -196,7 +221,7 @@ def _upsert_by_copy(
         "WITH NO DATA"
     )
     # ON CONFLICT may touch a row once per statement: of two rows with one key, the last is the one to write.
-    _copy_in(connection, stage, frame.unique(subset=list(key), keep="last", maintain_order=True))
+    _copy_in(connection, stage, frame.unique(subset=list(key), keep="last", maintain_order=True), stop)
     keys = ", ".join(_quoted(connection, c) for c in key)
     updates = ", ".join(
         f"{_quoted(connection, c)} = EXCLUDED.{_quoted(connection, c)}" for c in frame.columns if c not in key
