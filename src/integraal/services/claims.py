@@ -26,12 +26,13 @@ the database (migration 0006).
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -974,24 +975,22 @@ def export_batch(
     at = at or datetime.now(UTC)
     with db.unit_of_work(lock="claims") as connection:
         row = _batch_row(connection, principal, batch_id)
+        write: Callable[[], bytes]
         if fmt == "kz301":  # the national batches: written column by column
-            lines = claim_batch_lines(connection, batch_id)
-            if row.state != "ready":
-                data = write_claim_frame(_header_of(row), lines)
-            else:  # written in a second thread while the database marks the lines sent (it lets go of the interpreter)
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
-                    written = writer.submit(write_claim_frame, _header_of(row), lines)
-                    try:
-                        _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
-                    except Exception:
-                        written.result()  # a file that cannot be written is the error, as when written first
-                        raise
-                    data = written.result()
+            write = partial(write_claim_frame, _header_of(row), claim_batch_lines(connection, batch_id))
         else:
-            data = get_format(fmt).write(claim_batch(connection, row))
-            if row.state == "ready":
-                _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
-        if row.state == "ready":
+            write = partial(get_format(fmt).write, claim_batch(connection, row))
+        if row.state != "ready":
+            data = write()
+        else:  # written in a second thread while the database marks the lines sent (it lets go of the interpreter)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
+                written = writer.submit(write)
+                try:
+                    _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
+                except Exception:
+                    written.result()  # a file that cannot be written is the error, as when written first
+                    raise
+                data = written.result()
             sha = hashlib.sha256(data).hexdigest()
             connection.execute(
                 update(tables.claim_batches)
@@ -1117,12 +1116,13 @@ def apply_returns(
     # The next files are read (parsed, no database) in a second thread while this one applies the current file:
     # the database work lets go of the interpreter, so on a national day's post most of the reading is hidden.
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-return-read")
-    reads: list[Future[tuple[ReturnBatch, pl.DataFrame]]] = []
+    upcoming = iter(files)
+    reads: deque[Future[tuple[ReturnBatch, pl.DataFrame]]] = deque()  # the current file's and those ahead
     try:
-        for position, (name, data) in enumerate(files):
-            for _, ahead in files[len(reads) : position + 1 + READ_AHEAD]:
-                reads.append(reader.submit(_read_return, ahead, fmt))
-            read, reads[position] = reads[position], _DONE  # let go of the frame once applied
+        for name, data in files:
+            while len(reads) <= READ_AHEAD and (following := next(upcoming, None)) is not None:
+                reads.append(reader.submit(_read_return, following[1], fmt))
+            read = reads.popleft()  # not kept once applied: the frame is let go
             try:
                 summary = _apply_one(db, principal, data, fmt, at, read=read)
             except (FormatError, ClaimsError, NotFoundError) as error:
@@ -1172,9 +1172,6 @@ def _decide_owed(db: Database, principal: Principal, as_of: date) -> tuple[list[
 
 READ_AHEAD = 2
 """Return files :func:`apply_returns` reads ahead of the one it applies (each a batch's answer: megabytes)."""
-
-_DONE: Future[tuple[ReturnBatch, pl.DataFrame]] = Future()
-"""Stands in for a read already handed to :func:`_apply_one`."""
 
 
 def _apply_one(

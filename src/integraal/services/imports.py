@@ -30,6 +30,7 @@ from integraal.importing.validation import (
     Column,
     FileError,
     RowError,
+    RowRule,
     Validated,
     read_csv,
     validate,
@@ -186,9 +187,26 @@ def _validate_and_write(
     rules = fmt.row_rules(references)
     if prepared.height < WRITE_WHILE_CHECKING:
         validated = validate(prepared, file, columns, rules, fmt.key)
-        rows = fmt.to_rows(validated.valid)
-        upsert_frame(connection, table, rows, fmt.key)
-        return validated, rows
+    else:
+        validated, rows = _write_while_checking(connection, fmt, table, prepared, file, columns, rules)
+        if rows is not None:
+            return validated, rows
+    rows = fmt.to_rows(validated.valid)
+    upsert_frame(connection, table, rows, fmt.key)
+    return validated, rows
+
+
+def _write_while_checking(
+    connection: Connection,
+    fmt: FileFormat,
+    table: Table,
+    prepared: pl.DataFrame,
+    file: str,
+    columns: Sequence[Column],
+    rules: Sequence[RowRule],
+) -> tuple[Validated, pl.DataFrame | None]:
+    """:func:`_validate_and_write`'s write ahead: what was validated, and the rows written (``None``: a row was
+    invalid or the write failed, and the savepoint was rolled back — the caller writes the valid rows)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-validate") as checker:
         checking = checker.submit(validate, prepared, file, columns, rules, fmt.key)
 
@@ -199,21 +217,19 @@ def _validate_and_write(
             return checking.exception() is not None or checking.result().valid.height != prepared.height
 
         connection.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+        rows: pl.DataFrame | None
         try:
             rows = fmt.to_rows(prepared)
             upsert_frame(connection, table, rows, fmt.key, stop=invalid_found)
-            written = True
-        except Exception:  # a row found invalid meanwhile (WriteStoppedError), or an unchecked value the table refuses:
-            written = False  # the valid rows are written below, checked
+        except Exception:  # a row found invalid meanwhile (WriteStoppedError), or an unchecked value the table
+            rows = None  # refuses: the valid rows are written by the caller, checked
         validated = checking.result()
-    if written and validated.valid.height == prepared.height:  # every row valid: what was written stands
+    if rows is not None and validated.valid.height == prepared.height:  # every row valid: what was written stands
         connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
         return validated, rows
     connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
     connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-    rows = fmt.to_rows(validated.valid)
-    upsert_frame(connection, table, rows, fmt.key)
-    return validated, rows
+    return validated, None
 
 
 def _with_length_checks(columns: Sequence[Column], table: Table) -> list[Column]:
