@@ -24,7 +24,7 @@ from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
 from integraal.services.distribution_input import _activities, _meanwhile, distribution_inputs
 from integraal.services.imports import import_files
-from integraal.store import bulk, tables
+from integraal.store import activity_blocks, bulk, tables
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 from integraal.synth import generate_region, write_region
@@ -92,9 +92,11 @@ def test_one_query_for_every_igo_reads_the_named_and_the_unnamed_activities(db):
 
 
 def test_the_inputs_are_the_same_when_the_activities_are_read_in_separate_processes(db, monkeypatch):
-    """The background read with the separate reading processes (forced on this small table) gives each IGO
-    exactly what reading every activity in this process gives."""
+    """The background read with the separate reading processes (forced on this small table; the columnar
+    blocks set aside, as when they are not trusted) gives each IGO exactly what reading every activity in this
+    process gives."""
     igos = _igos(db)
+    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)  # the rows, as without blocks
     monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 10**12)  # children off: every read in this process
     here = distribution_inputs(db, SYSTEM, igos, YEAR)
     monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 0)
@@ -163,3 +165,15 @@ def test_two_igos_at_a_time_give_what_one_at_a_time_gives(db, monkeypatch):
     assert list(together) == list(one_by_one) == igos
     assert all(data.shadow_claims and data.activities for data in together.values())
     assert together == one_by_one
+
+
+def test_the_inputs_are_the_same_from_the_columnar_blocks_as_from_the_rows(db, monkeypatch):
+    igos = _igos(db)
+    used = []
+    real = activity_blocks.read_all
+    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: used.append(1) or real(connection))
+    from_blocks = distribution_inputs(db, SYSTEM, igos, YEAR)
+    assert used  # the activities came from the blocks
+    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)
+    assert distribution_inputs(db, SYSTEM, igos, YEAR) == from_blocks
+    assert any(data.activities for data in from_blocks.values())

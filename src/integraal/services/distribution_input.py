@@ -66,7 +66,7 @@ from integraal.services.insight import outcome_frame, profile_expr
 from integraal.store import tables
 from integraal.store.bulk import in_values, read_frame
 from integraal.store.database import Database
-from integraal.store.repositories import ACTIVITY_SCHEMA, load_context
+from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_context
 
 READY_DISCIPLINES = frozenset({Discipline.MIDWIFE, Discipline.HOSPITAL, Discipline.GYNAECOLOGIST, Discipline.KRAAMZORG})
 
@@ -225,13 +225,12 @@ def _activities(connection: Connection, igo_ids: list[str] | None) -> pl.DataFra
     """Every activity that may be care for the IGOs' pregnancies (all IGOs: ``None``): those naming one, and
     those of their women that name none (through an index, not a scan of the country's activities).
 
-    For all IGOs that is every activity, read in one query: two (named, then unnamed) would start the separate
-    reading processes twice. Only the order differs, and only between named and unnamed rows, which
-    :func:`_assign_to_paid` takes apart first (each keeps its order)."""
+    For all IGOs that is every activity, from the columnar blocks (``load_activities``), in no particular order:
+    nothing derived from them depends on it (:func:`_assign_to_paid`)."""
     a, p = tables.activities, tables.pregnancies
     columns = [a.c[name] for name in ACTIVITY_SCHEMA]
     if igo_ids is None:
-        return read_frame(connection, select(*columns), ACTIVITY_SCHEMA, many=True)
+        return load_activities(connection)
     named = select(*columns).where(
         a.c.pregnancy_id.is_not(None), a.c.pregnancy_id.in_(select(p.c.pregnancy_id).where(p.c.igo_id.in_(igo_ids)))
     )

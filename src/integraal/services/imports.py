@@ -37,7 +37,7 @@ from integraal.importing.validation import (
     with_header,
 )
 from integraal.services import audit
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import read_frame, upsert_frame
 from integraal.store.database import Database
 
@@ -120,6 +120,8 @@ def import_frame(
         columns = _with_length_checks(fmt.columns(references), tables.metadata.tables[fmt.table])
         # The header first: ``prepare`` joins on columns that may be optional (activities.pregnancy_id).
         prepared = fmt.prepare(with_header(frame, path.name, columns), references)
+        # Activities are kept as columnar blocks too, in this transaction (store.activity_blocks).
+        before = activity_blocks.before_write(connection) if fmt.table == tables.activities.name else None
         validated, rows = _validate_and_write(connection, fmt, prepared, path.name, columns, references)
         if read_errors:
             validated.errors = sorted([*validated.errors, *read_errors], key=lambda e: (e.row, e.field))
@@ -145,6 +147,8 @@ def import_frame(
             )
         ).inserted_primary_key
         report.run_id = int(run_id[0]) if run_id else None
+        if before is not None:
+            activity_blocks.append(connection, rows, before, report.run_id)
         _quarantine(connection, report, digest, validated.raw)
         audit.record(
             connection,

@@ -20,18 +20,10 @@ from integraal.domain.phase import Phase
 from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
 from integraal.rules.engine import DecisionContext, ReportedOverlap
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import in_values, read_frame
 
-ACTIVITY_SCHEMA = {
-    "activity_id": pl.Utf8,
-    "bsn": pl.Utf8,
-    "pregnancy_id": pl.Utf8,
-    "agb": pl.Utf8,
-    "activity_code": pl.Utf8,
-    "date": pl.Date,
-    "quantity_hundredths": pl.Int64,
-}
+ACTIVITY_SCHEMA = activity_blocks.SCHEMA
 
 
 def load_context(
@@ -112,11 +104,15 @@ def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -
     With ``bsns`` this is what deciding, explaining or dividing those women's trajectories needs: an activity
     naming a trajectory of another woman, or one that does not exist, is never decided with theirs. Found through
     the trajectory index (a re-decision after a 0587 reads a few hundred women's activities, not a scan of a
-    national year's millions)."""
+    national year's millions).
+
+    All of them come from the columnar blocks (``store.activity_blocks``: ≈0.2 s instead of 2.3 s for a
+    national year's rows), or from the rows if the blocks do not add up to them."""
     t, p = tables.activities, tables.pregnancies
     query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
     if bsns is None:
-        return read_frame(connection, query, ACTIVITY_SCHEMA, many=True)
+        blocks = activity_blocks.read_all(connection)
+        return blocks if blocks is not None else read_frame(connection, query, ACTIVITY_SCHEMA, many=True)
     theirs = select(p.c.pregnancy_id).where(in_values(p.c.bsn, bsns))
     named = query.where(t.c.pregnancy_id.in_(theirs.scalar_subquery()), in_values(t.c.bsn, bsns))
     unnamed: ColumnElement[Any] = t.c.pregnancy_id.is_(None)
