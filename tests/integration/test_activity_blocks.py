@@ -40,6 +40,11 @@ N-4,111222333,Z-0001,08000001,VK_CONTROLE,2025-05-04,1
 refused."""
 
 
+NEW_AND_BAD = """N-5,111222333,Z-0001,08000001,VK_CONTROLE,2025-05-05,1
+N-6,111222334,Z-0001,08000001,VK_CONTROLE,2025-05-06,1
+"""
+
+
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*SCHEMA).sort("activity_id")
 
@@ -113,6 +118,13 @@ def test_the_write_ahead_of_a_big_file_taken_back_leaves_the_blocks_right(
     assert (report.accepted, report.rejected) == (2, 2)
     _assert_blocks_are_the_rows(db)
     assert _blocks(db).filter(pl.col("activity_id") == "VL-2003")["bsn"].to_list() == ["123456782"]
+    # Only new activities, one refused: the blocks encoded ahead (of both) are not the ones kept.
+    new_and_bad = tmp_path / "activities_new_and_bad.csv"
+    new_and_bad.write_text(HALF_BAD.splitlines()[0] + "\n" + NEW_AND_BAD, encoding="utf-8")
+    report = import_file(db, new_and_bad)
+    assert (report.accepted, report.rejected) == (1, 1)
+    _assert_blocks_are_the_rows(db)
+    assert "N-6" not in _blocks(db)["activity_id"].to_list()
     assert _blocks(db).filter(pl.col("activity_id") == "VL-2002")["date"].to_list() == [date(2025, 4, 15)]
 
 

@@ -50,6 +50,7 @@ from integraal.services.distribution_input import (
     PREGNANCY_FRAME,
     READY_DISCIPLINES,
     _QualityInputs,
+    _reference_outcomes,
     distribution_input,
     distribution_inputs,
 )
@@ -332,7 +333,9 @@ def test_own_outcomes_of_pregnancies_that_ended_outside_the_reference_years(db):
             select(*(p.c[name] for name in PREGNANCY_FRAME)).where(p.c.igo_id == "IGO-01", p.c.end_date.is_not(None)),
             PREGNANCY_FRAME,
         )
-    rates, own = _QualityInputs(db, 2028, paid)._frames()
+        reference = _reference_outcomes(connection, 2028)
+    assert reference.is_empty()
+    rates, own = _QualityInputs(db, 2028, paid, reference)._frames()
     expected = outcome_frame(db, p.c.igo_id == "IGO-01", financing=False).sort("pregnancy_id")
     assert own.height == paid.height and own.equals(expected)
     assert rates and all(frame["__rate"].null_count() == frame.height for frame in rates.values())  # none there

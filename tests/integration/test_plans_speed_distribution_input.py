@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -177,3 +178,30 @@ def test_the_inputs_are_the_same_from_the_columnar_blocks_as_from_the_rows(db, m
     monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)
     assert distribution_inputs(db, SYSTEM, igos, YEAR) == from_blocks
     assert any(data.activities for data in from_blocks.values())
+
+
+def test_the_quality_reference_is_read_in_the_background_with_the_activities(db, monkeypatch):
+    """The country's outcomes (the quality reference) are read beside the decisions, in the background thread,
+    and give each IGO what reading them in the call's own thread gives."""
+    igos = _igos(db)
+    read_in: list[str] = []
+    real = distribution_input._reference_outcomes
+
+    def spied(connection, year):
+        read_in.append(threading.current_thread().name)
+        return real(connection, year)
+
+    monkeypatch.setattr(distribution_input, "_reference_outcomes", spied)
+    apart = distribution_inputs(db, SYSTEM, igos, YEAR)
+    assert read_in == ["integraal-read"]
+    assert any(data.quality for data in apart.values())
+    with db.unit_of_work() as connection:
+        reference = real(connection, YEAR)
+    monkeypatch.setattr(distribution_input, "_reference_outcomes", lambda connection, year: reference)
+    monkeypatch.setattr(distribution_input, "_meanwhile", _inline)
+    assert distribution_inputs(db, SYSTEM, igos, YEAR) == apart
+
+
+@contextmanager
+def _inline(db, connection, read):
+    yield lambda: read(connection)

@@ -26,7 +26,7 @@ from datetime import date
 from enum import StrEnum
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, exists, literal, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, literal, select, true
 
 from integraal.distribution.inputs import ClientProfile
 from integraal.domain.pregnancy import EndReason, ReferralStage
@@ -126,9 +126,10 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
 
 
 def outcome_frame(
-    db: Database, where: ColumnElement[bool], years: Sequence[int] | None = None, financing: bool = True
+    db: Database | Connection, where: ColumnElement[bool], years: Sequence[int] | None = None, financing: bool = True
 ) -> pl.DataFrame:
-    """One row per pregnancy matching ``where`` that ended in ``years`` (all ended ones when ``None``): the
+    """One row per pregnancy matching ``where`` that ended in ``years`` (all ended ones when ``None``), read in a
+    unit of work of its own (or on the connection given): the
     outcome fields, the client profile, ``year``, ``quarter`` (``2025-Q3``), IGO, insurer and ``financing``
     (``financing=False`` skips looking up the current decisions' claim lines and marks every row integral: for
     callers that do not group by it, such as the quality scores)."""
@@ -157,8 +158,11 @@ def outcome_frame(
         .select_from(p.outerjoin(o, o.c.pregnancy_id == p.c.pregnancy_id))
         .where(condition)
     )
-    with db.unit_of_work() as connection:
-        frame = read_frame(connection, query, schema)
+    if isinstance(db, Connection):
+        frame = read_frame(db, query, schema)
+    else:
+        with db.unit_of_work() as connection:
+            frame = read_frame(connection, query, schema)
     if years:
         frame = frame.filter(pl.col("end_date").dt.year().is_in(list(years)))
     return frame.with_columns(
