@@ -100,6 +100,8 @@ def read_all(connection: Connection) -> pl.DataFrame | None:
     found = connection.execute(select(b.c.row_count, b.c.data).order_by(b.c.block_id)).all()
     in_blocks = sum(int(row_count) for row_count, _ in found)
     stored = stored_count(connection)
+    # The blocks' own count, in the statement that read them: each statement may see a later commit (PostgreSQL,
+    # or SQLite outside a transaction), and blocks are written in the transaction that writes their rows.
     if _stale(connection) or in_blocks != stored:
         log.warning("activity blocks (%d rows) not used for %d activities: reading the rows", in_blocks, stored)
         return None
