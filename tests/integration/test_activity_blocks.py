@@ -128,6 +128,29 @@ def test_the_write_ahead_of_a_big_file_taken_back_leaves_the_blocks_right(
     assert _blocks(db).filter(pl.col("activity_id") == "VL-2002")["date"].to_list() == [date(2025, 4, 15)]
 
 
+def test_small_blocks_are_merged_once_there_are_too_many(db, examples, tmp_path, monkeypatch):
+    monkeypatch.setattr(activity_blocks, "BLOCK_ROWS", 40)  # small: under 10 rows
+    monkeypatch.setattr(activity_blocks, "SMALL_BLOCKS", 2)
+    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))  # 18 rows: one block, not small
+
+    def blocks() -> list[tuple[int | None, int]]:
+        b = tables.activity_blocks
+        with db.unit_of_work() as connection:
+            return [tuple(row) for row in connection.execute(select(b.c.import_run_id, b.c.row_count))]
+
+    for number, text_of in enumerate(["N-7", "N-8", "N-9"]):
+        monthly = tmp_path / f"activities_{number}.csv"
+        monthly.write_text(
+            f"{HALF_BAD.splitlines()[0]}\n{text_of},111222333,Z-0001,08000001,VK_CONTROLE,2025-05-0{number + 7},1\n",
+            encoding="utf-8",
+        )
+        assert import_file(db, monthly).ok
+        _assert_blocks_are_the_rows(db)
+    # Three one-row blocks are one too many: merged into one of three rows, which names no import.
+    assert sorted(row_count for _, row_count in blocks()) == [3, 18]
+    assert [run for run, row_count in blocks() if row_count == 3] == [None]
+
+
 def test_a_failed_import_leaves_rows_and_blocks_as_they_were(db, examples, tmp_path, small_blocks, monkeypatch):
     assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
     rows = _rows(db)

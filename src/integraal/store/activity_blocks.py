@@ -10,7 +10,8 @@ Invariants (checked where it is cheap, and by tests on both databases):
 
 - every stored activity is in exactly one block, as it is stored (an import that replaces stored activities
   takes their old versions out of the earlier blocks);
-- so the blocks' row counts add up to the activities' count;
+- so the blocks' row counts add up to the activities' count (small blocks, one per monthly file of an IGO, are
+  merged once there are more than :data:`SMALL_BLOCKS`);
 - a stored activity changed by hand (an ``UPDATE`` or ``DELETE`` not made by the import) marks the blocks stale,
   by triggers (``activity_block_state``; migration 0009).
 
@@ -33,6 +34,10 @@ from integraal.store.bulk import read_frame
 
 BLOCK_ROWS = 500_000
 """Rows per block: a block is decoded whole, so a small one keeps a partial rewrite cheap."""
+
+SMALL_BLOCKS = 16
+"""Small blocks (under a quarter of :data:`BLOCK_ROWS`) allowed before they are merged: an IGO's monthly file
+adds one each time, and a read of thousands of tiny values costs more than of a few big ones."""
 
 SCHEMA = {
     "activity_id": pl.Utf8,
@@ -82,6 +87,7 @@ def append(connection: Connection, rows: pl.DataFrame, before: Before, import_ru
             frame = frame.unique("activity_id", keep="last", maintain_order=True)
             _take_out(connection, frame["activity_id"])
         _insert(connection, frame, import_run_id)
+        _merge_small(connection)
     _trust(connection)
 
 
@@ -146,6 +152,19 @@ def _insert(connection: Connection, frame: pl.DataFrame, import_run_id: int | No
     for offset in range(0, frame.height, BLOCK_ROWS):
         part = frame.slice(offset, BLOCK_ROWS)
         connection.execute(insert(b).values(import_run_id=import_run_id, row_count=part.height, data=encode(part)))
+
+
+def _merge_small(connection: Connection) -> None:
+    """Merge the small blocks into as few as will hold them once there are more than :data:`SMALL_BLOCKS`
+    (an activity is in one block before and after; the merged ones name no import)."""
+    b = tables.activity_blocks
+    small = b.c.row_count < BLOCK_ROWS // 4
+    if connection.execute(select(func.count()).where(small)).scalar_one() <= SMALL_BLOCKS:
+        return
+    found = connection.execute(select(b.c.block_id, b.c.data).where(small).order_by(b.c.block_id)).all()
+    merged = pl.concat([decode(data) for _, data in found])
+    connection.execute(delete(b).where(b.c.block_id.in_([block_id for block_id, _ in found])))
+    _insert(connection, merged, None)
 
 
 def _take_out(connection: Connection, keys: pl.Series) -> None:

@@ -108,7 +108,7 @@ activity_blocks = Table(
     "activity_blocks",
     metadata,
     Column("block_id", Integer, primary_key=True, autoincrement=True),
-    Column("import_run_id", Integer, nullable=True),  # none: made from the rows by migration 0009
+    Column("import_run_id", Integer, nullable=True),  # none: made from the rows, or small blocks merged
     Column("row_count", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
