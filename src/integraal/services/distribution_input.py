@@ -382,10 +382,14 @@ def _activity_counts(care: pl.DataFrame) -> tuple[ActivityCount, ...]:
     return _objects(ActivityCount, per_type, "agb", "activity_code", ("n", Decimal), "pregnancy_id")
 
 
+def _reference_years(year: int) -> list[int]:
+    """The years whose ended pregnancies are the quality reference of ``year``: it and the year before."""
+    return [year - 1, year]
+
+
 def _reference_outcomes(connection: Connection, year: int) -> pl.DataFrame:
-    """The outcomes of the country's pregnancies that ended in ``year`` or the year before: the quality
-    reference."""
-    return outcome_frame(connection, tables.pregnancies.c.igo_id.is_not(None), [year - 1, year], financing=False)
+    """The outcomes of the country's pregnancies that ended in :func:`_reference_years`: the quality reference."""
+    return outcome_frame(connection, tables.pregnancies.c.igo_id.is_not(None), _reference_years(year), financing=False)
 
 
 class _QualityInputs:
@@ -404,15 +408,14 @@ class _QualityInputs:
     def _frames(self) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
         if self._read is None:
             p = tables.pregnancies
-            years = [self.year - 1, self.year]
-            reference = self.reference
-            own = reference.join(self.paid.select("pregnancy_id"), on="pregnancy_id", how="semi")
+            years = _reference_years(self.year)
+            own = self.reference.join(self.paid.select("pregnancy_id"), on="pregnancy_id", how="semi")
             # A pregnancy paid for this year may have ended outside the reference years.
             ended_outside = self.paid.filter(~pl.col("end_date").dt.year().is_in(years))["pregnancy_id"]
             if ended_outside.len():
                 earlier = outcome_frame(self.db, in_values(p.c.pregnancy_id, ended_outside.to_list()), financing=False)
                 own = pl.concat([own, earlier])
-            self._read = reference_rates(self.indicators, reference), own.sort("pregnancy_id")
+            self._read = reference_rates(self.indicators, self.reference), own.sort("pregnancy_id")
         return self._read
 
     def scores(self, pregnancy_ids: pl.Series, care: pl.DataFrame) -> tuple[QualityScore, ...]:

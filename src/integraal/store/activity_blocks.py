@@ -68,8 +68,7 @@ def stored_count(connection: Connection) -> int:
 
 def before_write(connection: Connection) -> Before:
     """Call before writing activities, in the same transaction, and hand the answer to :func:`append`."""
-    stored = stored_count(connection)
-    return Before(stored, not _stale(connection) and _in_blocks(connection) == stored)
+    return Before(*_trusted(connection, _in_blocks(connection)))
 
 
 def append(connection: Connection, rows: pl.DataFrame, before: Before, import_run_id: int | None = None) -> None:
@@ -104,11 +103,11 @@ def read_all(connection: Connection) -> pl.DataFrame | None:
     the stored activities (then read the rows)."""
     b = tables.activity_blocks
     found = connection.execute(select(b.c.row_count, b.c.data).order_by(b.c.block_id)).all()
-    in_blocks = sum(int(row_count) for row_count, _ in found)
-    stored = stored_count(connection)
     # The blocks' own count, in the statement that read them: each statement may see a later commit (PostgreSQL,
     # or SQLite outside a transaction), and blocks are written in the transaction that writes their rows.
-    if _stale(connection) or in_blocks != stored:
+    in_blocks = sum(int(row_count) for row_count, _ in found)
+    stored, trusted = _trusted(connection, in_blocks)
+    if not trusted:
         log.warning("activity blocks (%d rows) not used for %d activities: reading the rows", in_blocks, stored)
         return None
     if not found:
@@ -128,6 +127,13 @@ def decode(data: bytes) -> pl.DataFrame:
     if frame.schema != pl.Schema(SCHEMA):
         raise ValueError(f"an activity block has the columns {dict(frame.schema)}, not {SCHEMA}")
     return frame
+
+
+def _trusted(connection: Connection, in_blocks: int) -> tuple[int, bool]:
+    """The stored activities' count, and whether blocks holding ``in_blocks`` rows hold exactly those (module
+    docstring): the one rule for :func:`before_write` and :func:`read_all`."""
+    stored = stored_count(connection)
+    return stored, not _stale(connection) and in_blocks == stored
 
 
 def _stale(connection: Connection) -> bool:
