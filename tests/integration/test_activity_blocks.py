@@ -1,6 +1,6 @@
-"""The activities kept a second time as columnar blocks (``store.activity_blocks``) hold exactly the stored rows
-after every import — new rows, new versions of stored ones, invalid rows, a write ahead taken back, a failed
-import — and are not trusted after a change made by hand until an import makes them again. Both databases."""
+"""The activities, stored as columnar blocks (``store.activity_blocks``), are exactly what the imports gave after
+every import — new activities, new versions of stored ones, invalid rows, a failed import, many small files — each
+once, and the index of their trajectories and women finds each one's blocks. Both databases."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from datetime import date
 import polars as pl
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from integraal.services import imports
-from integraal.services.decisions import decide_all
 from integraal.services.imports import import_file, import_files
 from integraal.store import activity_blocks, tables
 from integraal.store.activity_blocks import SCHEMA
-from integraal.store.bulk import read_frame
 from integraal.store.database import Database, alembic_config
 from integraal.store.repositories import load_activities
 
@@ -49,23 +47,34 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*SCHEMA).sort("activity_id")
 
 
-def _rows(db: Database) -> pl.DataFrame:
-    t = tables.activities
+def _stored(db: Database) -> pl.DataFrame:
     with db.unit_of_work() as connection:
-        return _sorted(read_frame(connection, select(*(t.c[name] for name in SCHEMA)), SCHEMA))
+        return _sorted(activity_blocks.read_all(connection))
 
 
-def _blocks(db: Database) -> pl.DataFrame | None:
+def _assert_consistent(db: Database) -> None:
+    """Every activity once; the blocks' counts and keys are those of their rows; a read of one trajectory or woman
+    through the keys is the same as picking them out of every activity."""
+    b, k = tables.activity_blocks, tables.activity_block_keys
     with db.unit_of_work() as connection:
-        found = activity_blocks.read_all(connection)
-    return None if found is None else _sorted(found)
-
-
-def _assert_blocks_are_the_rows(db: Database) -> None:
-    rows, blocks = _rows(db), _blocks(db)
-    assert blocks is not None, "the blocks are not trusted"
-    assert blocks.equals(rows), (blocks, rows)
-    assert blocks["activity_id"].is_unique().all()  # every activity in one block
+        blocks = connection.execute(select(b.c.block_id, b.c.row_count, b.c.data)).all()
+        keys = {tuple(row) for row in connection.execute(select(k.c.block_id, k.c.pregnancy_id, k.c.bsn))}
+        every = activity_blocks.read_all(connection)
+        assert activity_blocks.count(connection) == every.height
+        for pregnancy_id in every["pregnancy_id"].drop_nulls().unique().to_list()[:20]:
+            expected = every.filter(pl.col("pregnancy_id") == pregnancy_id)
+            assert _sorted(activity_blocks.read_for(connection, [pregnancy_id], [])).equals(_sorted(expected))
+        for bsn in every["bsn"].unique().to_list()[:20]:
+            expected = every.filter(pl.col("pregnancy_id").is_null(), pl.col("bsn") == bsn)
+            assert _sorted(activity_blocks.read_for(connection, [], [bsn])).equals(_sorted(expected))
+    assert every["activity_id"].is_unique().all()  # every activity in one block, once
+    expected_keys = set()
+    for block_id, row_count, data in blocks:
+        block = activity_blocks.decode(data)
+        assert block.height == row_count > 0
+        expected_keys |= {(block_id, p, None) for p in block["pregnancy_id"].drop_nulls().to_list()}
+        expected_keys |= {(block_id, None, s) for s in block.filter(pl.col("pregnancy_id").is_null())["bsn"].to_list()}
+    assert keys == expected_keys
 
 
 @pytest.fixture
@@ -74,11 +83,11 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(activity_blocks, "BLOCK_ROWS", 3)
 
 
-def test_the_blocks_hold_the_stored_activities_after_every_import(db, examples, tmp_path, small_blocks):
-    assert _blocks(db) is not None and _blocks(db).is_empty()
+def test_the_stored_activities_are_those_imported_after_every_import(db, examples, tmp_path, small_blocks):
+    assert _stored(db).is_empty()
     assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
-    _assert_blocks_are_the_rows(db)
-    before = _blocks(db)
+    _assert_consistent(db)
+    before = _stored(db)
     with db.unit_of_work() as connection:
         first = connection.execute(select(tables.activity_blocks.c.block_id)).scalars().all()
     assert len(first) > 2
@@ -86,8 +95,8 @@ def test_the_blocks_hold_the_stored_activities_after_every_import(db, examples, 
     changed = tmp_path / "activities_changed.csv"
     changed.write_text(CHANGED, encoding="utf-8")
     assert import_file(db, changed).ok
-    _assert_blocks_are_the_rows(db)
-    after = _blocks(db)
+    _assert_consistent(db)
+    after = _stored(db)
     assert after.height == before.height + 2
     moved = after.filter(pl.col("activity_id") == "VL-1002").row(0, named=True)
     assert (moved["pregnancy_id"], moved["date"]) == (None, date(2025, 3, 4))
@@ -97,35 +106,13 @@ def test_the_blocks_hold_the_stored_activities_after_every_import(db, examples, 
     half_bad.write_text(HALF_BAD, encoding="utf-8")
     report = import_file(db, half_bad)
     assert (report.accepted, report.rejected) == (2, 2)
-    _assert_blocks_are_the_rows(db)
-    assert "N-3" not in _blocks(db)["activity_id"].to_list()
+    _assert_consistent(db)
+    assert "N-3" not in _stored(db)["activity_id"].to_list()
 
     # The same file again (idempotent): every row replaces itself; nothing is counted twice.
     assert import_file(db, changed).ok
-    _assert_blocks_are_the_rows(db)
-    assert _blocks(db).height == after.height + 1  # N-4
-
-
-def test_the_write_ahead_of_a_big_file_taken_back_leaves_the_blocks_right(
-    db, examples, tmp_path, small_blocks, monkeypatch
-):
-    monkeypatch.setattr(imports, "WRITE_WHILE_CHECKING", 1)  # every file takes the national file's road
-    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
-    _assert_blocks_are_the_rows(db)
-    half_bad = tmp_path / "activities_half_bad.csv"
-    half_bad.write_text(HALF_BAD, encoding="utf-8")
-    report = import_file(db, half_bad)
-    assert (report.accepted, report.rejected) == (2, 2)
-    _assert_blocks_are_the_rows(db)
-    assert _blocks(db).filter(pl.col("activity_id") == "VL-2003")["bsn"].to_list() == ["123456782"]
-    # Only new activities, one refused: the blocks encoded ahead (of both) are not the ones kept.
-    new_and_bad = tmp_path / "activities_new_and_bad.csv"
-    new_and_bad.write_text(HALF_BAD.splitlines()[0] + "\n" + NEW_AND_BAD, encoding="utf-8")
-    report = import_file(db, new_and_bad)
-    assert (report.accepted, report.rejected) == (1, 1)
-    _assert_blocks_are_the_rows(db)
-    assert "N-6" not in _blocks(db)["activity_id"].to_list()
-    assert _blocks(db).filter(pl.col("activity_id") == "VL-2002")["date"].to_list() == [date(2025, 4, 15)]
+    _assert_consistent(db)
+    assert _stored(db).height == after.height + 1  # N-4
 
 
 def test_small_blocks_are_merged_once_there_are_too_many(db, examples, tmp_path, monkeypatch):
@@ -145,15 +132,15 @@ def test_small_blocks_are_merged_once_there_are_too_many(db, examples, tmp_path,
             encoding="utf-8",
         )
         assert import_file(db, monthly).ok
-        _assert_blocks_are_the_rows(db)
+        _assert_consistent(db)
     # Three one-row blocks are one too many: merged into one of three rows, which names no import.
     assert sorted(row_count for _, row_count in blocks()) == [3, 18]
     assert [run for run, row_count in blocks() if row_count == 3] == [None]
 
 
-def test_a_failed_import_leaves_rows_and_blocks_as_they_were(db, examples, tmp_path, small_blocks, monkeypatch):
+def test_a_failed_import_leaves_the_blocks_and_keys_as_they_were(db, examples, tmp_path, small_blocks, monkeypatch):
     assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
-    rows = _rows(db)
+    stored = _stored(db)
     changed = tmp_path / "activities_changed.csv"
     changed.write_text(CHANGED, encoding="utf-8")
 
@@ -163,57 +150,35 @@ def test_a_failed_import_leaves_rows_and_blocks_as_they_were(db, examples, tmp_p
     monkeypatch.setattr(imports.audit, "record", fail)  # after the rows and the blocks were written
     with pytest.raises(RuntimeError):
         import_file(db, changed)
-    assert _rows(db).equals(rows)
-    _assert_blocks_are_the_rows(db)
+    assert _stored(db).equals(stored)
+    _assert_consistent(db)
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        "UPDATE activities SET date = '2025-04-30' WHERE activity_id = 'VL-1001'",
-        "DELETE FROM activities WHERE activity_id = 'VL-1001'",
-        "INSERT INTO activities (activity_id, bsn, pregnancy_id, agb, activity_code, date, quantity_hundredths) "
-        "VALUES ('H-1', '111222333', NULL, '08000001', 'VK_CONTROLE', '2025-04-30', 100)",
-    ],
-    ids=["update", "delete", "insert"],
-)
-def test_a_change_by_hand_is_read_from_the_rows_until_an_import_makes_the_blocks_again(db, examples, tmp_path, change):
+def test_the_activities_of_some_women_are_theirs_named_or_unnamed(db, examples, tmp_path, small_blocks):
     assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
-    with db.engine.begin() as connection:
-        connection.execute(text(change))
-    assert _blocks(db) is None  # not trusted
-    with db.unit_of_work() as connection:
-        read = _sorted(load_activities(connection))
-    assert read.equals(_rows(db))  # every activity is still read, from the rows, with the change
     changed = tmp_path / "activities_changed.csv"
     changed.write_text(CHANGED, encoding="utf-8")
     assert import_file(db, changed).ok
-    _assert_blocks_are_the_rows(db)
+    with db.unit_of_work() as connection:
+        every = activity_blocks.read_all(connection)
+        theirs = _sorted(load_activities(connection, ["111222333"]))
+    assert {"VL-1002", "N-2"} <= set(theirs["activity_id"])  # naming no trajectory: by her BSN
+    assert theirs.equals(_sorted(every.filter(pl.col("bsn") == "111222333")))
+    assert theirs.height < every.height
 
 
-def test_a_decision_run_is_the_same_from_the_blocks_as_from_the_rows(db, examples, monkeypatch):
+@pytest.mark.parametrize("via", ["0009", "0008"])
+def test_the_migration_makes_blocks_of_the_activities_stored_as_rows(db: Database, examples, tmp_path, via):
+    """Down to the rows of 0009 (or before the blocks, 0008) and up again: the same activities, as blocks."""
     assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
-    read = []
-    real = activity_blocks.read_all
-
-    def spied(connection):
-        found = real(connection)
-        read.append(found is not None)
-        return found
-
-    monkeypatch.setattr(activity_blocks, "read_all", spied)
-    from_blocks = decide_all(db, date(2026, 1, 1), store=False)
-    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)
-    from_rows = decide_all(db, date(2026, 1, 1), store=False)
-    assert read == [True]
-    assert from_blocks == from_rows
-    assert from_blocks.activities == _rows(db).height
-
-
-def test_the_migration_makes_blocks_of_the_activities_stored_before_it(db: Database, examples):
-    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
+    changed = tmp_path / "activities_changed.csv"
+    changed.write_text(CHANGED, encoding="utf-8")
+    assert import_file(db, changed).ok
+    before = _stored(db)
     config = alembic_config(db.url)
-    command.downgrade(config, "0008")
+    command.downgrade(config, via)
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM activities").scalar_one() == before.height
     command.upgrade(config, "head")
-    _assert_blocks_are_the_rows(db)
-    assert not _rows(db).is_empty()
+    assert _stored(db).equals(before)
+    _assert_consistent(db)

@@ -76,7 +76,7 @@ def test_backup_of_a_database_in_use_restores_every_row(populated: Database, tmp
     thread = threading.Thread(target=writer)
     with contextlib.closing(sqlite3.connect(source)) as reader:
         reader.execute("BEGIN")
-        reader.execute("SELECT COUNT(*) FROM activities").fetchone()  # and someone holds a read transaction
+        reader.execute("SELECT COUNT(*) FROM activity_blocks").fetchone()  # and someone holds a read transaction
         thread.start()
         while len(written) < 5:
             stop.wait(0.01)
@@ -93,7 +93,7 @@ def test_backup_of_a_database_in_use_restores_every_row(populated: Database, tmp
     assert manifest["revision"] == head_revision() and manifest["dialect"] == "sqlite"
     snapshot = all_rows(report.path)
     assert manifest["tables"] == {name: len(rows) for name, rows in snapshot.items()}
-    assert snapshot["activities"] and snapshot["phase_decisions"]
+    assert snapshot["activity_blocks"] and snapshot["phase_decisions"]
     assert not report.path.with_name(report.path.name + "-wal").exists()
 
     target = tmp_path / "restored" / "integraal.db"
@@ -176,7 +176,7 @@ def test_restore_over_data_needs_force(populated: Database, tmp_path: Path) -> N
     restored = restore(populated.url, report.path, force=True, actor="operator")
     assert restored.replaced
     after = all_rows(sqlite_file(populated))
-    assert after["activities"] == before["activities"]
+    assert after["activity_blocks"] == before["activity_blocks"]
     entries = sorted(after["audit_log"], key=lambda row: row[0])  # by id
     assert ("someone", "later") not in [(row[2], row[3]) for row in entries]
     assert entries[-1][2:4] == ("operator", "restore") and entries[-1][0] == restored.audit_id
@@ -230,7 +230,7 @@ def test_cli_backup_and_restore_round_trip(tmp_path: Path) -> None:
     assert "replaced" in forced.output
     for path in (live, other):
         rows = all_rows(path)
-        assert rows["activities"] == all_rows(file)["activities"]
+        assert rows["activity_blocks"] == all_rows(file)["activity_blocks"]
         assert max(rows["audit_log"], key=lambda row: row[0])[3] == "restore"
 
     (tmp_path / "bad.db").write_bytes(b"not a backup")
@@ -281,12 +281,12 @@ def test_postgres_round_trip(tmp_path: Path) -> None:
     database.migrate()
     import_files(database, sorted(EXAMPLES.glob("*.csv")))
     with database.engine.connect() as connection:
-        before = connection.exec_driver_sql("SELECT COUNT(*) FROM activities").scalar_one()
+        before = connection.exec_driver_sql("SELECT COUNT(*) FROM activity_blocks").scalar_one()
     database.dispose()
     report = backup(url, tmp_path)
-    assert report.dialect == "postgresql" and report.tables["activities"] == before
+    assert report.dialect == "postgresql" and report.tables["activity_blocks"] == before
     with pytest.raises(TargetNotEmptyError):
         restore(url, report.path)
     restored = restore(url, report.path, force=True)
-    assert restored.replaced and restored.tables["activities"] == before
+    assert restored.replaced and restored.tables["activity_blocks"] == before
     assert restored.tables["audit_log"] == report.tables["audit_log"] + 1

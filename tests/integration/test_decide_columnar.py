@@ -31,7 +31,7 @@ from integraal.services.access import SYSTEM
 from integraal.services.decisions import RunSummary, _iter_groups, decide_all
 from integraal.services.imports import import_files
 from integraal.services.insurer_simulation import busiest_month, run_month
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import insert_frame
 from integraal.store.database import Database
 from integraal.store.repositories import load_activities, load_context, load_pregnancies
@@ -243,7 +243,7 @@ def region(tmp_path_factory) -> Database:
 
 
 def _add_edge_cases(connection: Connection) -> None:
-    p, a = tables.pregnancies, tables.activities
+    p = tables.pregnancies
     first = connection.execute(select(p).where(p.c.end_date.is_not(None)).order_by(p.c.pregnancy_id)).first()
     assert first is not None
     # An older trajectory of the same woman, still running: it takes what her newer one no longer covers.
@@ -262,7 +262,7 @@ def _add_edge_cases(connection: Connection) -> None:
             referral_stage=None,
         )
     )
-    some = connection.execute(select(a).where(a.c.pregnancy_id == first.pregnancy_id).limit(1)).one()
+    some = activity_blocks.read_for(connection, [first.pregnancy_id], []).row(0, named=True)
     catalogue = load_catalogue()
     trailing = max(r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y)))
     rows = [
@@ -275,20 +275,11 @@ def _add_edge_cases(connection: Connection) -> None:
         ("X-GONE", first.bsn, "ZZ-DELETED", first.intake_date),  # names a trajectory that does not exist
         ("X-OTHER-BSN", "000000000", first.pregnancy_id, first.intake_date),  # names hers, another BSN
     ]
-    insert_frame(
+    activity_blocks.store(  # as stored by hand: the import would refuse some of these
         connection,
-        a,
         pl.DataFrame(
-            [(i, bsn, pid, some.agb, some.activity_code, day, 100) for i, bsn, pid, day in rows],
-            schema={
-                "activity_id": pl.String,
-                "bsn": pl.String,
-                "pregnancy_id": pl.String,
-                "agb": pl.String,
-                "activity_code": pl.String,
-                "date": pl.Date,
-                "quantity_hundredths": pl.Int64,
-            },
+            [(i, bsn, pid, some["agb"], some["activity_code"], day, 100) for i, bsn, pid, day in rows],
+            schema=activity_blocks.SCHEMA,
             orient="row",
         ),
     )

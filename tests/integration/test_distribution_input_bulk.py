@@ -58,7 +58,7 @@ from integraal.services.imports import import_files
 from integraal.services.insight import outcome_frame
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.services.reruns import rerun_decisions
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import in_values, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import load_activities, load_context, load_pregnancies
@@ -115,6 +115,22 @@ def _sql(db: Database, text: str, **params: object) -> list[tuple]:
         return [tuple(row) for row in result.all()] if result.returns_rows else []
 
 
+def _update_activities(db: Database, where: pl.Expr, **values: pl.Expr | str | None) -> None:
+    """``UPDATE activities SET values WHERE where``, on the stored activities (columnar blocks): what no import
+    would store (an activity naming a trajectory of another BSN)."""
+    with db.unit_of_work() as connection:
+        changed = activity_blocks.read_all(connection).filter(where)
+        changed = changed.with_columns(
+            **{k: pl.lit(v, pl.Utf8) if not isinstance(v, pl.Expr) else v for k, v in values.items()}
+        )
+        activity_blocks.store(connection, changed)
+
+
+def _activities(db: Database) -> pl.DataFrame:
+    with db.unit_of_work() as connection:
+        return activity_blocks.read_all(connection)
+
+
 def _awkward_cases(db: Database) -> None:
     """Written into the stored rows (the import would refuse some of them), then decided again."""
     paid = _sql(
@@ -128,9 +144,9 @@ def _awkward_cases(db: Database) -> None:
     # One woman, trajectories in both IGOs: the second one's woman becomes the first one's, with all her activities.
     (_, _, woman), (_, moved, other) = first[0], second[0]
     _sql(db, "UPDATE pregnancies SET bsn = :woman WHERE pregnancy_id = :moved", woman=woman, moved=moved)
-    _sql(db, "UPDATE activities SET bsn = :woman WHERE bsn = :other", woman=woman, other=other)
+    _update_activities(db, pl.col("bsn") == other, bsn=woman)
     # Her activities that name no trajectory: on days in either trajectory, or between them.
-    _sql(db, "UPDATE activities SET pregnancy_id = NULL WHERE bsn = :woman AND activity_id LIKE '%1'", woman=woman)
+    _update_activities(db, (pl.col("bsn") == woman) & pl.col("activity_id").str.ends_with("1"), pregnancy_id=None)
     # Another woman with two overlapping trajectories in IGO-01: an activity naming none in both goes to the newer.
     (_, older, mother), *_ = first[4:]
     (newer, sister), *_ = _sql(
@@ -141,17 +157,12 @@ def _awkward_cases(db: Database) -> None:
         older=older,
     )
     _sql(db, "UPDATE pregnancies SET bsn = :mother WHERE pregnancy_id = :newer", mother=mother, newer=newer)
-    _sql(db, "UPDATE activities SET bsn = :mother WHERE bsn = :sister", mother=mother, sister=sister)
-    _sql(db, "UPDATE activities SET pregnancy_id = NULL WHERE bsn = :mother AND activity_id LIKE '%2'", mother=mother)
+    _update_activities(db, pl.col("bsn") == sister, bsn=mother)
+    _update_activities(db, (pl.col("bsn") == mother) & pl.col("activity_id").str.ends_with("2"), pregnancy_id=None)
     # Activities naming a trajectory under another BSN: of a woman the IGO was paid for, and of one it was not.
     for (_, pregnancy_id, _), (_, _, bsn) in [(first[1], first[2]), (first[3], second[3])]:
-        _sql(
-            db,
-            "UPDATE activities SET bsn = :bsn WHERE activity_id IN "
-            "(SELECT MIN(activity_id) FROM activities WHERE pregnancy_id = :pregnancy_id)",
-            bsn=bsn,
-            pregnancy_id=pregnancy_id,
-        )
+        first_id = _activities(db).filter(pl.col("pregnancy_id") == pregnancy_id)["activity_id"].min()
+        _update_activities(db, pl.col("activity_id") == first_id, bsn=bsn)
 
 
 # --- the per-IGO path as it was (the specification) -----------------------------------------------------------
@@ -281,10 +292,12 @@ def test_the_region_has_the_awkward_cases(db):
         "HAVING COUNT(DISTINCT p.pregnancy_id) > 1",
     )
     assert twice_in_one  # the mother (and the region's own)
-    unnamed = "SELECT COUNT(*) FROM activities WHERE pregnancy_id IS NULL AND bsn = :bsn"
-    assert _sql(db, unnamed, bsn=paid_in_both[0][0])[0][0] > 0
-    mismatch = "SELECT COUNT(*) FROM activities a JOIN pregnancies p ON p.pregnancy_id = a.pregnancy_id "
-    assert _sql(db, mismatch + "WHERE a.bsn <> p.bsn")[0][0] == 2
+    stored = _activities(db)
+    assert stored.filter(pl.col("pregnancy_id").is_null(), pl.col("bsn") == paid_in_both[0][0]).height > 0
+    owners = pl.DataFrame(
+        _sql(db, "SELECT pregnancy_id, bsn FROM pregnancies"), schema=["pregnancy_id", "owner"], orient="row"
+    )
+    assert stored.join(owners, on="pregnancy_id").filter(pl.col("bsn") != pl.col("owner")).height == 2
     assert _sql(db, "SELECT COUNT(DISTINCT run_id) FROM phase_decisions")[0][0] == 3
 
 

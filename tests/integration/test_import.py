@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import func, select
 
 from integraal.importing.validation import FileError
 from integraal.services import imports
 from integraal.services.imports import import_file, import_files
-from integraal.store import bulk, tables
+from integraal.store import activity_blocks, tables
 
 BAD_ROWS = """activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity
 X-1,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1
@@ -24,8 +25,14 @@ X-7,111222333,Z-0001,33000001,KZ_UUR,2025-08-03,7.25
 """
 
 
+ACTIVITIES = activity_blocks.COLUMNS
+"""The activities' columns; they are stored as blocks, counted by ``activity_blocks.count``."""
+
+
 def count(db, table) -> int:
     with db.unit_of_work() as c:
+        if table is ACTIVITIES:
+            return activity_blocks.count(c)
         return c.execute(select(func.count()).select_from(table)).scalar_one()
 
 
@@ -36,7 +43,7 @@ def load_examples(db, examples: Path) -> None:
 
 def test_file_with_bad_rows_stores_valid_rows_once_and_quarantines_the_rest(db, examples, tmp_path):
     load_examples(db, examples)
-    before = count(db, tables.activities)
+    before = count(db, ACTIVITIES)
     bad = tmp_path / "activities_april.csv"
     bad.write_text(BAD_ROWS, encoding="utf-8")
 
@@ -53,12 +60,12 @@ def test_file_with_bad_rows_stores_valid_rows_once_and_quarantines_the_rest(db, 
         (7, "activity_id"),  # X-1 again
     }
     assert all(e.file == "activities_april.csv" for e in report.errors)
-    assert count(db, tables.activities) == before + 2
+    assert count(db, ACTIVITIES) == before + 2
     assert count(db, tables.import_rejections) == 6
 
     again = import_file(db, bad)
     assert (again.accepted, again.rejected) == (2, 6)
-    assert count(db, tables.activities) == before + 2, "re-import doubled activities"
+    assert count(db, ACTIVITIES) == before + 2, "re-import doubled activities"
     assert count(db, tables.import_rejections) == 6, "re-import doubled the quarantine"
     with db.unit_of_work() as c:
         raw = c.execute(select(tables.import_rejections.c.raw_row).where(tables.import_rejections.c.row_number == 2))
@@ -74,7 +81,7 @@ def test_reimporting_every_example_file_gives_the_same_state(db, examples):
             tables.memberships,
             tables.contracts,
             tables.pregnancies,
-            tables.activities,
+            ACTIVITIES,
             tables.outcomes,
         )
     }
@@ -86,7 +93,7 @@ def test_reimporting_every_example_file_gives_the_same_state(db, examples):
             tables.memberships,
             tables.contracts,
             tables.pregnancies,
-            tables.activities,
+            ACTIVITIES,
             tables.outcomes,
         )
     }
@@ -103,13 +110,14 @@ def test_changed_row_with_the_same_key_replaces_the_stored_row(db, examples, tmp
     )
     import_file(db, fix)
     with db.unit_of_work() as c:
-        row = c.execute(select(tables.activities).where(tables.activities.c.activity_id == "KN-4002")).one()
-    assert row.quantity_hundredths == 950
+        stored = activity_blocks.read_all(c)
+    assert stored.filter(pl.col("activity_id") == "KN-4002")["quantity_hundredths"].to_list() == [950]
+    assert stored["activity_id"].is_unique().all(), "the old version was kept next to the new one"
 
 
 def test_unreadable_file_is_rejected_whole_and_changes_nothing(db, examples, tmp_path):
     load_examples(db, examples)
-    before = count(db, tables.activities)
+    before = count(db, ACTIVITIES)
     latin = tmp_path / "latin1.csv"
     latin.write_bytes(
         "activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\nA,1,,08000001,Café,2025-01-01,1\n".encode(
@@ -118,7 +126,7 @@ def test_unreadable_file_is_rejected_whole_and_changes_nothing(db, examples, tmp
     )
     with pytest.raises(FileError, match=r"latin1.csv: not UTF-8 text \(invalid byte at line 2"):
         import_file(db, latin, kind="activities")
-    assert count(db, tables.activities) == before
+    assert count(db, ACTIVITIES) == before
     assert count(db, tables.import_runs) == len(list(examples.glob("*.csv")))
 
 
@@ -131,14 +139,13 @@ def test_unknown_column_rejects_the_whole_file(db, examples, tmp_path):
 
 
 def test_a_failure_halfway_leaves_the_database_as_before(db, examples, tmp_path, monkeypatch):
-    """Never half-apply a file: the upsert runs in batches inside one transaction."""
+    """Never half-apply a file: the activities' blocks and keys are written inside the file's one transaction."""
     load_examples(db, examples)
-    before = count(db, tables.activities)
+    before = count(db, ACTIVITIES)
     rows = ["activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity"]
     rows += [f"B-{i},111222333,Z-0001,08000001,VK_CONTROLE,2025-04-0{1 + i % 9},1" for i in range(30)]
     big = tmp_path / "big.csv"
     big.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    monkeypatch.setattr(bulk, "BATCH", 10)  # three batches of upserts before the failure
     calls = {"n": 0}
     real_quarantine = imports._quarantine
 
@@ -150,10 +157,10 @@ def test_a_failure_halfway_leaves_the_database_as_before(db, examples, tmp_path,
     with pytest.raises(RuntimeError, match="disk full"):
         import_file(db, big)
     assert calls["n"] == 1
-    assert count(db, tables.activities) == before
+    assert count(db, ACTIVITIES) == before
     monkeypatch.setattr(imports, "_quarantine", real_quarantine)
     assert import_file(db, big).accepted == 30
-    assert count(db, tables.activities) == before + 30
+    assert count(db, ACTIVITIES) == before + 30
 
 
 def test_memberships_and_contracts_are_checked_against_stored_keys(db, examples, tmp_path):
@@ -199,7 +206,7 @@ def test_digits_of_other_scripts_are_row_errors_not_numbers(db, examples, tmp_pa
     """``\\d`` in a regular expression also matches Arabic-Indic and other Unicode digits: a quantity ``1١``
     once passed the check and crashed the import, a BSN of such digits was 11-tested as zeros. Only 0-9 count."""
     load_examples(db, examples)
-    before = count(db, tables.activities)
+    before = count(db, ACTIVITIES)
     bad = tmp_path / "activities_digits.csv"
     bad.write_text(
         "activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity\n"
@@ -213,4 +220,4 @@ def test_digits_of_other_scripts_are_row_errors_not_numbers(db, examples, tmp_pa
     report = import_file(db, bad)
     assert {(e.row, e.field) for e in report.errors} == {(1, "quantity"), (2, "bsn"), (3, "agb"), (4, "date")}
     assert (report.accepted, report.rejected) == (1, 4)
-    assert count(db, tables.activities) == before + 1
+    assert count(db, ACTIVITIES) == before + 1

@@ -2,8 +2,9 @@
 the stored rows, the quarantine and the report are those of validating first, also when rows turn out invalid
 after they were written — and a stored row whose new version is invalid keeps its old version.
 
-The threshold is lowered so the example files take the path a national activities file takes; every outcome is
-compared with a second database that imports the same files the plain way.
+The threshold is lowered so the example files take the path a national pregnancies file takes (activities are
+stored as columnar blocks, checked first: ``store.activity_blocks``); every outcome is compared with a second
+database that imports the same files the plain way.
 """
 
 from __future__ import annotations
@@ -19,31 +20,37 @@ from sqlalchemy import func, select
 from dbutil import fresh_database, release
 from integraal.services import imports
 from integraal.services.imports import import_file, import_files
-from integraal.store import bulk, tables
+from integraal.store import activity_blocks, bulk, tables
 from integraal.store.database import Database
 
-CHANGED = """activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity
-X-1,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1
-X-2,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-08,1
-X-6,111222333,Z-0001,08000001,KZ_UUR,2025-08-03,2
-"""
-"""Valid versions of X-1, X-2 and X-6."""
+HEADER = (
+    "pregnancy_id,bsn,uzovi,igo_id,intake_date,due_date,labour_date,end_date,end_reason,referral_date,referral_stage"
+)
 
-INVALID_BUT_WRITABLE = """activity_id,bsn,pregnancy_id,agb,activity_code,date,quantity
-X-1,111222333,Z-0001,08000001,VK_CONTROLE,2025-04-07,1
-X-2,111222334,Z-0001,08000001,VK_CONTROLE,2025-04-08,1
-X-6,111222333,Z-0001,08000001,KZ_UUR,2025-08-03,-2
-X-7,111222333,Z-0001,33000001,KZ_UUR,2025-08-03,7.25
+CHANGED = f"""{HEADER}
+Z-0001,111222333,3311,IGO-RIV,2025-01-06,2025-08-01,2025-07-29,2025-07-30,birth,,
+Z-0002,123456782,3311,IGO-RIV,2025-01-13,2025-08-11,,2025-08-08,birth,2025-06-02,pregnancy
+Z-0003,234567806,7029,IGO-RIV,2025-02-03,2025-09-01,,2025-03-11,miscarriage,,
 """
-"""New versions of X-2 (BSN fails the 11-test) and X-6 (negative hours) that the table would take as they are."""
+"""Valid versions of Z-0001 (the same), Z-0002 (another due date) and Z-0003 (another end)."""
+
+INVALID_BUT_WRITABLE = f"""{HEADER}
+Z-0001,111222333,3311,IGO-RIV,2025-01-06,2025-08-01,2025-07-29,2025-07-30,birth,,
+Z-0002,123456783,3311,IGO-RIV,2025-01-13,2025-08-10,,2025-08-08,birth,2025-06-02,pregnancy
+Z-0003,234567806,7029,IGO-RIV,2025-02-03,2025-09-01,,2025-03-10,vanished,,
+Z-0099,111222333,3311,IGO-RIV,2025-10-06,2026-06-01,,,,,
+"""
+"""New versions of Z-0002 (BSN fails the 11-test) and Z-0003 (no such end reason) that the table would take as
+they are; Z-0099 is new and valid."""
 
 
 def _state(db: Database) -> dict[str, list[tuple]]:
     """Everything an import writes, without the ids and times that differ between two databases."""
-    a, r, q = tables.activities, tables.import_runs, tables.import_rejections
+    p, r, q = tables.pregnancies, tables.import_runs, tables.import_rejections
     with db.unit_of_work() as connection:
         return {
-            "activities": [tuple(row) for row in connection.execute(select(a).order_by(a.c.activity_id))],
+            "pregnancies": [tuple(row) for row in connection.execute(select(p).order_by(p.c.pregnancy_id))],
+            "activities": sorted(activity_blocks.read_all(connection).rows()),
             "runs": [
                 tuple(row)
                 for row in connection.execute(
@@ -109,9 +116,11 @@ def test_valid_files_are_written_once_while_checked_in_another_thread(db, plain,
     files = sorted(examples.glob("*.csv"))
     reports = import_files(db, files)
     assert all(r.ok for r in reports)
-    assert [table for table, _ in spy.writes] == [_table(r.kind) for r in reports]  # one write per file
+    # One write per file; activities are stored as blocks, checked first (in this thread).
+    assert [table for table, _ in spy.writes] == [_table(r.kind) for r in reports if r.kind != "activities"]
     assert len(spy.checked_in) == len(files)
-    assert all(thread.startswith("integraal-validate") for thread in spy.checked_in)
+    in_thread = [thread.startswith("integraal-validate") for thread in spy.checked_in]
+    assert in_thread.count(False) == sum(r.kind == "activities" for r in reports) == 1
     plain_reports = _plainly(monkeypatch, lambda: import_files(plain, files))
     assert _reports(reports) == _reports(plain_reports)
     assert _state(db) == _state(plain)
@@ -120,7 +129,7 @@ def test_valid_files_are_written_once_while_checked_in_another_thread(db, plain,
 def test_invalid_rows_written_ahead_are_taken_back_and_old_versions_kept(
     db, plain, examples, spy, monkeypatch, tmp_path
 ):
-    changed, bad = tmp_path / "activities_changed.csv", tmp_path / "activities_april.csv"
+    changed, bad = tmp_path / "pregnancies_changed.csv", tmp_path / "pregnancies_april.csv"
     changed.write_text(CHANGED, encoding="utf-8")
     bad.write_text(INVALID_BUT_WRITABLE, encoding="utf-8")
     files = sorted(examples.glob("*.csv"))
@@ -146,22 +155,22 @@ def test_invalid_rows_written_ahead_are_taken_back_and_old_versions_kept(
     monkeypatch.setattr(imports, "upsert_frame", write_then_tell)
 
     report = import_file(db, bad)
-    written = [w for w in spy.writes if w[0] == "activities"]
+    written = [w for w in spy.writes if w[0] == "pregnancies"]
     plain_report = _plainly(monkeypatch, lambda: import_file(plain, bad))
 
     # Written whole first (4 rows, the invalid new versions too), then taken back and the 2 valid rows written.
-    assert written == [("activities", 4), ("activities", 2)]
+    assert written == [("pregnancies", 4), ("pregnancies", 2)]
     assert _reports([report]) == _reports([plain_report])
     assert (report.accepted, report.rejected) == (2, 2)
     assert _state(db) == _state(plain)
-    stored = {row[0]: row for row in _state(db)["activities"]}
-    assert "X-7" in stored
-    assert stored["X-2"][1] == "111222333"  # its new version fails the 11-test: the valid old one stays
-    assert stored["X-6"][-1] == 200  # its new quantity is negative: the old 2 hours stay
+    stored = {row[0]: row for row in _state(db)["pregnancies"]}
+    assert "Z-0099" in stored
+    assert stored["Z-0002"][1] == "123456782"  # its new version fails the 11-test: the valid old one stays
+    assert stored["Z-0003"][8] == "miscarriage"  # its new end reason does not exist: the old one stays
 
 
 def test_the_write_ahead_stops_once_the_check_has_found_an_invalid_row(db, plain, examples, spy, monkeypatch, tmp_path):
-    changed, bad = tmp_path / "activities_changed.csv", tmp_path / "activities_april.csv"
+    changed, bad = tmp_path / "pregnancies_changed.csv", tmp_path / "pregnancies_april.csv"
     changed.write_text(CHANGED, encoding="utf-8")
     bad.write_text(INVALID_BUT_WRITABLE, encoding="utf-8")
     files = sorted(examples.glob("*.csv"))
@@ -185,7 +194,7 @@ def test_the_write_ahead_stops_once_the_check_has_found_an_invalid_row(db, plain
     report = import_file(db, bad)
     # Told before its first rows: the write ahead wrote nothing; only the checked valid rows were written.
     assert verdicts == [True]
-    assert [w for w in spy.writes if w[0] == "activities"] == [("activities", 2)]
+    assert [w for w in spy.writes if w[0] == "pregnancies"] == [("pregnancies", 2)]
     assert _reports([report]) == _reports([_plainly(monkeypatch, lambda: import_file(plain, bad))])
     assert _state(db) == _state(plain)
     # A valid file's check never says stop (asked again once it is done).
@@ -200,9 +209,9 @@ def test_rows_the_table_refuses_unchecked_are_written_only_checked(db, plain, ex
     refused = []
 
     def refusing(connection, table, frame, key, *args, **kwargs):
-        if table.name == "activities" and not refused:
+        if table.name == "pregnancies" and not refused:
             refused.append(frame.height)
-            partial = frame.head(1).with_columns(pl.lit("PARTIAL-1").alias("activity_id"))
+            partial = frame.head(1).with_columns(pl.lit("PARTIAL-1").alias("pregnancy_id"))
             real_write(connection, table, partial, key, *args, **kwargs)  # something written, then a failure
             raise ValueError("value out of range")
         return real_write(connection, table, frame, key, *args, **kwargs)

@@ -25,7 +25,7 @@ from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
 from integraal.services.distribution_input import _activities, _meanwhile, distribution_inputs
 from integraal.services.imports import import_files
-from integraal.store import activity_blocks, bulk, tables
+from integraal.store import activity_blocks, tables
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 from integraal.synth import generate_region, write_region
@@ -76,45 +76,19 @@ def _igos(db: Database) -> list[str]:
 
 
 def test_one_query_for_every_igo_reads_the_named_and_the_unnamed_activities(db):
-    """All IGOs: one query for every activity; the rows are those of the per-IGO queries (named, then unnamed),
-    and the named and the unnamed ones each come in the same order (``_assign_to_paid`` takes them apart)."""
+    """All IGOs: every activity in one read; the rows are those of the per-IGO reads (named and unnamed)."""
     with db.unit_of_work() as connection:
         together = _activities(connection, None)
         apart = _activities(connection, _igos(db))
-        every = connection.execute(select(tables.activities.c.activity_id)).scalars().all()
+        every = activity_blocks.count(connection)
     assert together.schema == pl.Schema(ACTIVITY_SCHEMA)
-    assert together.height == len(every) > 0
+    assert together.height == every > 0
     unnamed = pl.col("pregnancy_id").is_null()
     assert together.filter(unnamed).height > 0  # the region has activities that name no trajectory
     theirs = pl.col("activity_id").is_in(apart["activity_id"].implode())
     for part in (unnamed, ~unnamed):
         assert together.filter(part & theirs).sort("activity_id").equals(apart.filter(part).sort("activity_id"))
     assert apart["activity_id"].is_unique().all()
-
-
-def test_the_inputs_are_the_same_when_the_activities_are_read_in_separate_processes(db, monkeypatch):
-    """The background read with the separate reading processes (forced on this small table; the columnar
-    blocks set aside, as when they are not trusted) gives each IGO exactly what reading every activity in this
-    process gives."""
-    igos = _igos(db)
-    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)  # the rows, as without blocks
-    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 10**12)  # children off: every read in this process
-    here = distribution_inputs(db, SYSTEM, igos, YEAR)
-    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 0)
-    read_in_child = bulk._read_in_child
-    by_children: list[bool] = []
-
-    def spied(*args, **kwargs):
-        frame = read_in_child(*args, **kwargs)
-        by_children.append(frame is not None and threading.current_thread() is not threading.main_thread())
-        return frame
-
-    monkeypatch.setattr(bulk, "_read_in_child", spied)
-    apart = distribution_inputs(db, SYSTEM, igos, YEAR)
-    assert by_children == ([True] if db.engine.dialect.name == "sqlite" else [])
-    assert list(apart) == igos
-    assert any(data.activities for data in here.values())
-    assert apart == here
 
 
 def test_the_read_runs_meanwhile_on_a_connection_of_its_own(db):
@@ -166,18 +140,6 @@ def test_two_igos_at_a_time_give_what_one_at_a_time_gives(db, monkeypatch):
     assert list(together) == list(one_by_one) == igos
     assert all(data.shadow_claims and data.activities for data in together.values())
     assert together == one_by_one
-
-
-def test_the_inputs_are_the_same_from_the_columnar_blocks_as_from_the_rows(db, monkeypatch):
-    igos = _igos(db)
-    used = []
-    real = activity_blocks.read_all
-    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: used.append(1) or real(connection))
-    from_blocks = distribution_inputs(db, SYSTEM, igos, YEAR)
-    assert used  # the activities came from the blocks
-    monkeypatch.setattr(activity_blocks, "read_all", lambda connection: None)
-    assert distribution_inputs(db, SYSTEM, igos, YEAR) == from_blocks
-    assert any(data.activities for data in from_blocks.values())
 
 
 def test_the_quality_reference_is_read_in_the_background_with_the_activities(db, monkeypatch):

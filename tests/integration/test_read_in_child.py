@@ -14,12 +14,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, MetaData, select
 
-from integraal.store import bulk, tables
+from integraal.store import activity_blocks, bulk
 from integraal.store.bulk import insert_frame, read_frame
 from integraal.store.database import Database
-from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities
+from integraal.store.repositories import ACTIVITY_SCHEMA
 
 pytestmark = pytest.mark.sqlite_only(reason="the separate-process reader is SQLite's")
 
@@ -44,11 +44,21 @@ def _activities() -> pl.DataFrame:
     )
 
 
+PROBE = activity_blocks.COLUMNS.to_metadata(MetaData(), name="bulk_probe")
+"""A table with an activity's columns (activities themselves are stored as blocks), made for these tests."""
+
+
+def load_activities(connection: Connection) -> pl.DataFrame:
+    """Every row of the probe table: a read of millions of rows, as a national year's were."""
+    return read_frame(connection, select(*(PROBE.c[name] for name in ACTIVITY_SCHEMA)), ACTIVITY_SCHEMA, many=True)
+
+
 @pytest.fixture
 def filled(db: Database, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
     frame = _activities()
     with db.unit_of_work() as connection:
-        insert_frame(connection, tables.activities, frame)
+        PROBE.create(connection)
+        insert_frame(connection, PROBE, frame)
     monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1_000)
     monkeypatch.setattr(bulk, "CHILD_BATCH_ROWS", 16)
     return frame
@@ -79,7 +89,7 @@ def test_a_big_read_in_another_process_is_the_frame_read_here(
     db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
     monkeypatch.setattr(bulk, "CHILD_PROCESSES", processes)
-    a = tables.activities
+    a = PROBE
     filtered = select(*(a.c[name] for name in ACTIVITY_SCHEMA)).where(
         a.c.bsn.in_(["o'brien", "nobody"]), a.c.date >= date(2024, 6, 1)
     )
@@ -104,7 +114,7 @@ def test_a_big_read_in_another_process_is_the_frame_read_here(
 def test_booleans_and_an_empty_result_come_back_typed(
     db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a = tables.activities
+    a = PROBE
     query = select(a.c.activity_id, (a.c.quantity_hundredths > 0).label("positive"))
     schema = {"activity_id": pl.String, "positive": pl.Boolean}
     _only_in_child(monkeypatch)
@@ -126,12 +136,12 @@ def test_never_once_the_transaction_has_written(
     with db.unit_of_work(lock="import") as connection:
         before = load_activities(connection)  # locked, nothing written yet: safe
         assert len(started) == 2
-        connection.execute(tables.activities.insert().values(activity_id="B1", **row))
+        connection.execute(PROBE.insert().values(activity_id="B1", **row))
         after = load_activities(connection)
         assert len(started) == 2
     assert before.height == ROWS and after.height == ROWS + 1
     with db.unit_of_work() as connection:  # no lock: the first write begins the transaction
-        connection.execute(tables.activities.delete().where(tables.activities.c.activity_id == "B1"))
+        connection.execute(PROBE.delete().where(PROBE.c.activity_id == "B1"))
         assert load_activities(connection).height == ROWS
         assert len(started) == 2
     with db.unit_of_work() as connection:  # committed: the other process may read again
@@ -154,7 +164,7 @@ def test_an_ordered_read_is_sorted_as_sqlite_sorts(
 ) -> None:
     """Read unordered in the other process and sorted here: the same rows in the same order, NULLs first going
     up and last going down, text in byte order (``Zoë`` after ``o'brien``), as SQLite's ORDER BY gives them."""
-    a = tables.activities
+    a = PROBE
     schema = {"pregnancy_id": pl.String, "quantity": pl.Int64, "activity_id": pl.String, "share": pl.Float64}
     query = select(
         a.c.pregnancy_id, a.c.quantity_hundredths, a.c.activity_id, (a.c.quantity_hundredths / 3.0).label("share")
@@ -175,7 +185,7 @@ def test_an_ordered_read_is_sorted_as_sqlite_sorts(
 def test_an_order_by_anything_but_a_selected_column_stays_here(
     db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a = tables.activities
+    a = PROBE
     query = select(a.c.activity_id).order_by(a.c.date, a.c.activity_id)  # date is not selected
     started = _children(monkeypatch)
     with db.unit_of_work() as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from sqlalchemy import false, true
 from sqlalchemy.dialects import sqlite
@@ -75,7 +76,10 @@ def test_scope_filters_are_sql_that_name_the_tenant():
         _sql(pregnancy_scope(Principal(1, "a", Role.IGO_ADMIN, igo_id="IGO-RIV"))) == "pregnancies.igo_id = 'IGO-RIV'"
     )
     assert _sql(pregnancy_scope(Principal(1, "i", Role.INSURER, uzovi="3311"))) == "pregnancies.uzovi = '3311'"
-    assert _sql(activity_scope(Principal(1, "m", Role.MEMBER, agb="08000001"))) == "activities.agb = '08000001'"
+    activities = pl.DataFrame({"agb": ["08000001", "08000002"], "pregnancy_id": ["Z-1", None]})
+    member, analyst = Principal(1, "m", Role.MEMBER, agb="08000001"), Principal(1, "x", Role.ANALYST)
+    assert activities.filter(activity_scope(None, member))["agb"].to_list() == ["08000001"]  # no read for these
+    assert activities.filter(activity_scope(None, analyst)).is_empty()
     assert "audit_scopes.igo_id = 'IGO-RIV'" in _sql(audit_scope(Principal(1, "a", Role.IGO_ADMIN, igo_id="IGO-RIV")))
 
 

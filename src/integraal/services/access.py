@@ -19,7 +19,8 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, FromClause, Select, false, or_, select, true
+import polars as pl
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, false, or_, select, true
 
 from integraal.domain.identifiers import is_valid_agb, is_valid_uzovi, pseudonymise_bsn
 from integraal.store import tables
@@ -311,21 +312,20 @@ def contract_scope(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def activity_scope(principal: Principal) -> ColumnElement[bool]:
-    """Activities (rows of ``activities``) in the activity list.
+def activity_scope(connection: Connection, principal: Principal) -> pl.Expr:
+    """Activities in the activity list, as a condition on their columns (they are stored as columnar blocks).
 
     An IGO sees the activities that name one of its pregnancies; activities registered with a BSN only are
     shown under the pregnancy they match (by BSN and date) in the pregnancy detail, where the match is exact.
     """
-    a = tables.activities
     if principal.role is Role.SUPERUSER:
-        return true()
+        return pl.lit(True)
     if principal.role is Role.MEMBER:
-        return a.c.agb == principal.agb
+        return pl.col("agb") == principal.agb
     if _igo_role(principal):
-        own = select(_p.c.pregnancy_id).where(_p.c.igo_id == principal.igo_id)
-        return a.c.pregnancy_id.in_(own)
-    return false()
+        own = connection.execute(select(_p.c.pregnancy_id).where(_p.c.igo_id == principal.igo_id)).scalars().all()
+        return pl.col("pregnancy_id").is_in(list(own))
+    return pl.lit(False)
 
 
 def decision_scope(principal: Principal, d: FromClause = tables.phase_decisions) -> ColumnElement[bool]:

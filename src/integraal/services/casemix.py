@@ -116,7 +116,7 @@ from integraal.insight.suppression import DEFAULT_MINIMUM, TOTAL, Suppressed, su
 from integraal.rules.reasons import REASONS, SHORT, ReasonCode
 from integraal.services.access import Action, NotFoundError, Principal, Role, pregnancy_scope, require
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import read_frame
 from integraal.store.database import Database
 
@@ -400,13 +400,7 @@ class _Data:
 
 
 def _read(db: Database, principal: Principal, where: ColumnElement[bool]) -> _Data:
-    p, d, c, a, prov = (
-        tables.pregnancies,
-        tables.phase_decisions,
-        tables.claim_lines,
-        tables.activities,
-        tables.providers,
-    )
+    p, d, c, prov = (tables.pregnancies, tables.phase_decisions, tables.claim_lines, tables.providers)
     profile, stage = _profile_and_stage()
     latest = latest_decisions(where)
     # An insurer sees only the claim lines addressed to it (as on the dashboard and the pregnancy page).
@@ -467,17 +461,19 @@ def _read(db: Database, principal: Principal, where: ColumnElement[bool]) -> _Da
                 decisions.append((igo, uzovi, phase, a_, b_, int(n1)))
             else:
                 claims.append((igo, uzovi, phase, a_, b_, c_, int(n1), int(n2), int(n3 or 0)))
-        # Activities: one row per pregnancy with the AGBs of its activities, walked along the pregnancy index of
-        # activities (joining each of millions of activities to its pregnancy in SQL takes several times longer),
-        # then counted per discipline in polars. The pregnancy id is only grouped by, never read.
-        per_pregnancy = read_frame(
+        # Activities: one row per pregnancy with the AGBs of its activities (from the columnar blocks, joined to
+        # the pregnancies in scope), then counted per discipline.
+        in_scope = read_frame(
             connection,
-            select(p.c.igo_id, p.c.uzovi, func.aggregate_strings(a.c.agb, " ").label("agbs"))
-            .select_from(p)
-            .join(a, a.c.pregnancy_id == p.c.pregnancy_id)
-            .where(where)
-            .group_by(p.c.pregnancy_id),  # igo_id and uzovi depend on it (the key): grouping by them too sorts
-            {"igo_id": pl.String(), "uzovi": pl.String(), "agbs": pl.String()},
+            select(p.c.pregnancy_id, p.c.igo_id, p.c.uzovi).where(where),
+            {"pregnancy_id": pl.String(), "igo_id": pl.String(), "uzovi": pl.String()},
+        )
+        per_pregnancy = (
+            activity_blocks.read_all(connection, ["pregnancy_id", "agb"])
+            .join(in_scope, on="pregnancy_id")
+            .group_by("pregnancy_id")
+            .agg(pl.col("igo_id").first(), pl.col("uzovi").first(), pl.col("agb").str.join(" ").alias("agbs"))
+            .drop("pregnancy_id")
         )
         disciplines = read_frame(
             connection, select(prov.c.agb, prov.c.discipline), {"agb": pl.String(), "discipline": pl.String()}

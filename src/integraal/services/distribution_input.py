@@ -63,7 +63,7 @@ from integraal.rules.engine import DecisionContext
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.decisions import PREGNANCY_SCHEMA
 from integraal.services.insight import outcome_frame, profile_expr
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.bulk import in_values, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_context
@@ -228,22 +228,14 @@ def _decided(
 
 
 def _activities(connection: Connection, igo_ids: list[str] | None) -> pl.DataFrame:
-    """Every activity that may be care for the IGOs' pregnancies (all IGOs: ``None``): those naming one, and
-    those of their women that name none (through an index, not a scan of the country's activities).
-
-    For all IGOs that is every activity, from the columnar blocks (``load_activities``), in no particular order:
-    nothing derived from them depends on it (:func:`_assign_to_paid`)."""
-    a, p = tables.activities, tables.pregnancies
-    columns = [a.c[name] for name in ACTIVITY_SCHEMA]
+    """Every activity that may be care for the IGOs' pregnancies (all IGOs: ``None``, every activity): those
+    naming one, and those of their women that name none, in no particular order (nothing derived from them
+    depends on it: :func:`_assign_to_paid`)."""
     if igo_ids is None:
         return load_activities(connection)
-    named = select(*columns).where(
-        a.c.pregnancy_id.is_not(None), a.c.pregnancy_id.in_(select(p.c.pregnancy_id).where(p.c.igo_id.in_(igo_ids)))
-    )
-    unnamed = select(*columns).where(
-        a.c.pregnancy_id.is_(None), a.c.bsn.in_(select(p.c.bsn).where(p.c.igo_id.in_(igo_ids)))
-    )
-    return pl.concat([read_frame(connection, query, ACTIVITY_SCHEMA, many=True) for query in (named, unnamed)])
+    p = tables.pregnancies
+    theirs = connection.execute(select(p.c.pregnancy_id, p.c.bsn).where(p.c.igo_id.in_(igo_ids))).all()
+    return activity_blocks.read_for(connection, [r.pregnancy_id for r in theirs], {r.bsn for r in theirs})
 
 
 @contextmanager

@@ -117,12 +117,15 @@ def import_frame(
     name = str(path)
     with db.unit_of_work(lock="import") as connection:
         references = load_references(connection, kind)
-        columns = _with_length_checks(fmt.columns(references), tables.metadata.tables[fmt.table])
+        columns = _with_length_checks(fmt.columns(references), columns_table(fmt))
         # The header first: ``prepare`` joins on columns that may be optional (activities.pregnancy_id).
         prepared = fmt.prepare(with_header(frame, path.name, columns), references)
-        # Activities are kept as columnar blocks too, in this transaction (store.activity_blocks).
-        before = activity_blocks.before_write(connection) if fmt.table == tables.activities.name else None
-        validated, rows = _validate_and_write(connection, fmt, prepared, path.name, columns, references)
+        blocks = fmt.table == activity_blocks.COLUMNS.name  # activities: stored as blocks, below
+        if blocks:
+            validated = validate(prepared, path.name, columns, fmt.row_rules(references), fmt.key)
+            rows = fmt.to_rows(validated.valid)
+        else:
+            validated, rows = _validate_and_write(connection, fmt, prepared, path.name, columns, references)
         if read_errors:
             validated.errors = sorted([*validated.errors, *read_errors], key=lambda e: (e.row, e.field))
             validated.total = len(set(frame.get_column(ROW).to_list()) | {e.row for e in read_errors})
@@ -147,8 +150,8 @@ def import_frame(
             )
         ).inserted_primary_key
         report.run_id = int(run_id[0]) if run_id else None
-        if before is not None:
-            activity_blocks.append(connection, rows, before, report.run_id)
+        if blocks:
+            activity_blocks.store(connection, rows, report.run_id)
         _quarantine(connection, report, digest, validated.raw)
         audit.record(
             connection,
@@ -170,6 +173,13 @@ WRITE_WHILE_CHECKING = 100_000
 _SAVEPOINT = "integraal_import_rows"
 
 
+def columns_table(fmt: FileFormat) -> Table:
+    """The table whose columns a format's rows have (activities: their columns; they are stored as blocks)."""
+    if fmt.table == activity_blocks.COLUMNS.name:
+        return activity_blocks.COLUMNS
+    return tables.metadata.tables[fmt.table]
+
+
 def _validate_and_write(
     connection: Connection,
     fmt: FileFormat,
@@ -187,7 +197,7 @@ def _validate_and_write(
     small file. The rows stored and the report are the same either way. The write ahead stops as soon as the check
     has found an invalid row (before the next 100,000 rows), so a big file with a bad row costs about what it did
     when it was checked first, not two writes."""
-    table = tables.metadata.tables[fmt.table]
+    table = columns_table(fmt)
     rules = fmt.row_rules(references)
     if prepared.height < WRITE_WHILE_CHECKING:
         validated = validate(prepared, file, columns, rules, fmt.key)

@@ -19,7 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+import polars as pl
+from sqlalchemy import func, select
 
 from integraal.claims.formats import get_format
 from integraal.claims.simulator import (
@@ -35,7 +36,7 @@ from integraal.domain.contract import OverlapPolicy
 from integraal.rules.reasons import ReasonCode
 from integraal.services import claims
 from integraal.services.access import Principal
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.database import Database
 
 OUTSIDE_SCAN_AGB = "08999999"
@@ -51,13 +52,7 @@ def insurer_view(db: Database, uzovi: str, *, hidden_outside_share: float = 0.0,
         ruleset = catalogue.for_year(year)
         for m in ruleset.mono_prestaties if ruleset else ():
             maximum[m.code] = max(maximum.get(m.code, 0), m.tariff_cents)
-    p, c, a, o, i = (
-        tables.pregnancies,
-        tables.contracts,
-        tables.activities,
-        tables.activity_outcomes,
-        tables.claim_items,
-    )
+    p, c, o, i = (tables.pregnancies, tables.contracts, tables.activity_outcomes, tables.claim_items)
     with db.unit_of_work() as connection:
         insured: dict[str, list[InsuredPeriod]] = defaultdict(list)
         for bsn, first, last in connection.execute(
@@ -80,15 +75,19 @@ def insurer_view(db: Database, uzovi: str, *, hidden_outside_share: float = 0.0,
         d = tables.phase_decisions
         # Each pregnancy's own latest run: runs may cover a few pregnancies (a re-decision after a 0587).
         latest_run = select(func.max(d.c.run_id)).where(d.c.pregnancy_id == o.c.pregnancy_id).scalar_subquery()
+        outside_ids = connection.execute(
+            select(o.c.activity_id)
+            .join(p, p.c.pregnancy_id == o.c.pregnancy_id)
+            .where(o.c.run_id == latest_run, o.c.reason == ReasonCode.CLAIMED_BY_NON_MEMBER.value, p.c.uzovi == uzovi)
+        ).scalars()
+        # The activities themselves are stored as columnar blocks (store.activity_blocks).
+        outside_activities = (
+            activity_blocks.read_all(connection, ["activity_id", "bsn", "date", "agb", "activity_code"])
+            .filter(pl.col("activity_id").is_in(list(outside_ids)))
+            .sort("activity_id")
+        )
         outside = [
-            MonodisciplinaryClaim(bsn, day, day, agb, code)
-            for bsn, day, agb, code in connection.execute(
-                select(a.c.bsn, a.c.date, a.c.agb, a.c.activity_code)
-                .select_from(a)
-                .join(o, and_(o.c.activity_id == a.c.activity_id, o.c.run_id == latest_run))
-                .join(p, p.c.pregnancy_id == o.c.pregnancy_id)
-                .where(o.c.reason == ReasonCode.CLAIMED_BY_NON_MEMBER.value, p.c.uzovi == uzovi)
-            )
+            MonodisciplinaryClaim(bsn, day, day, agb, code) for _, bsn, day, agb, code in outside_activities.iter_rows()
         ]
         paid = [
             PaidClaim(r.bsn, r.prestatie_code, r.service_start, r.service_end, r.line_id)

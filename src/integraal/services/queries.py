@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+import polars as pl
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, literal, or_, select, true
 
 from integraal.data.loader import load_catalogue
@@ -57,7 +58,7 @@ from integraal.services.access import (
     visible_igo_ids,
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
-from integraal.store import tables
+from integraal.store import activity_blocks, tables
 from integraal.store.database import Database
 from integraal.store.repositories import load_context, load_pregnancies, load_pregnancies_of_bsn
 
@@ -549,30 +550,26 @@ def trailing_days(catalogue: Catalogue) -> int:
 
 def _activities_of(connection: Connection, pregnancy_id: str, bsn: str, catalogue: Catalogue) -> list[Activity]:
     """The pregnancy's activities: those naming it, and those of her BSN naming none that match it by date."""
-    a = tables.activities
-    # Two indexed reads (by trajectory id; by BSN among the few without one), not one OR that scans.
-    rows = [
-        *connection.execute(select(a).where(a.c.pregnancy_id == pregnancy_id)),
-        *connection.execute(select(a).where(a.c.pregnancy_id.is_(None), a.c.bsn == bsn)),
-    ]
+    frame = activity_blocks.read_for(connection, [pregnancy_id], [bsn]).sort("date", "activity_id")
+    rows = frame.iter_rows(named=True)
     index: TrajectoryIndex | None = None
     found = []
     for r in rows:
-        if r.pregnancy_id is None:
+        if r["pregnancy_id"] is None:
             if index is None:
                 index = TrajectoryIndex(load_pregnancies_of_bsn(connection, bsn), trailing_days(catalogue))
-            running = index.running_on(r.bsn, r.date)
+            running = index.running_on(r["bsn"], r["date"])
             if running is None or running.pregnancy_id != pregnancy_id:
                 continue
         found.append(
             Activity(
-                r.activity_id,
-                r.bsn,
-                r.agb,
-                r.activity_code,
-                r.date,
-                Decimal(int(r.quantity_hundredths)) / 100,
-                r.pregnancy_id or pregnancy_id,
+                r["activity_id"],
+                r["bsn"],
+                r["agb"],
+                r["activity_code"],
+                r["date"],
+                Decimal(int(r["quantity_hundredths"])) / 100,
+                r["pregnancy_id"] or pregnancy_id,
             )
         )
     return found
@@ -773,30 +770,33 @@ def list_activities(
 ) -> Page[ActivityView]:
     """Registered care activities in scope (a member: its own), ordered by id."""
     require(principal, Action.READ_ACTIVITIES)
-    a = tables.activities
-    query = select(a).where(activity_scope(principal)).order_by(a.c.activity_id)
-    for column, value in ((a.c.pregnancy_id, pregnancy_id), (a.c.agb, agb), (a.c.activity_code, activity_code)):
-        if value is not None:
-            query = query.where(column == value)
+    wanted = [pl.col(name) == value for name, value in (("agb", agb), ("activity_code", activity_code)) if value]
     if date_from is not None:
-        query = query.where(a.c.date >= date_from)
+        wanted.append(pl.col("date") >= date_from)
     if date_to is not None:
-        query = query.where(a.c.date <= date_to)
+        wanted.append(pl.col("date") <= date_to)
     with db.unit_of_work() as connection:
-        rows, total = _page(connection, query, paging)
+        # The activities are stored as columnar blocks (store.activity_blocks): filtered and ordered here.
+        if pregnancy_id is not None:
+            found = activity_blocks.read_for(connection, [pregnancy_id], [])
+        else:
+            found = activity_blocks.read_all(connection)
+        found = found.filter(activity_scope(connection, principal), *wanted)
+    total = found.height
+    rows = list(found.sort("activity_id").slice(paging.offset, paging.limit).iter_rows(named=True))
     items = []
     for r in rows:
-        bsn, pseudonym = present_bsn(principal, r.bsn, pseudonym_key)
+        bsn, pseudonym = present_bsn(principal, r["bsn"], pseudonym_key)
         items.append(
             ActivityView(
-                r.activity_id,
+                r["activity_id"],
                 bsn,
                 pseudonym,
-                r.pregnancy_id,
-                r.agb,
-                r.activity_code,
-                r.date,
-                _quantity(Decimal(int(r.quantity_hundredths)) / 100),
+                r["pregnancy_id"],
+                r["agb"],
+                r["activity_code"],
+                r["date"],
+                _quantity(Decimal(int(r["quantity_hundredths"])) / 100),
             )
         )
     return Page(items, total, paging.limit, paging.offset)

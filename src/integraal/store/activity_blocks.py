@@ -1,43 +1,61 @@
-"""The activities a second time, as columnar blocks: every activity in one read of a few megabytes.
+"""The care activities, stored as columnar blocks: the record of every registered activity.
 
-A national year is 4.4 million activity rows. Reading them all back as rows (a decision run, the distribution
-input of every IGO) costs 2.3 s in two processes; the same rows as nine zstd-compressed Parquet values of
-500,000 rows read back in ≈0.2 s. The rows stay the record (every per-pregnancy page, the member's list, the
-SQL reports read them); the blocks are a copy for the reads of *every* activity, kept in the same transaction
-as the rows by the one writer of activities, the import (:func:`append`).
+A national year is 4.4 million activities. As rows of a table with a key and two indexes they cost ≈8 s to write
+(SQLite through the ``sqlite3`` module, one Python value per cell) and 2.3 s to read back in two processes, and
+≈500 MB on disk. The same activities as nine zstd-compressed Parquet values of at most 500,000 rows take 15 MB,
+≈0.4 s to encode and ≈0.3 s to read back. Every use of activities reads many of them at once (a decision run, the
+distribution input, the casemix), except the pages about one trajectory and the re-decisions of a few hundred
+women after a return file; those find their blocks through ``activity_block_keys`` (one row per block and
+trajectory, or per block and woman for activities that name no trajectory) and decode just those blocks.
 
-Invariants (checked where it is cheap, and by tests on both databases):
+Invariants (kept by :func:`store`, the one writer, and checked by tests on both databases):
 
-- every stored activity is in exactly one block, as it is stored (an import that replaces stored activities
-  takes their old versions out of the earlier blocks);
-- so the blocks' row counts add up to the activities' count (small blocks, one per monthly file of an IGO, are
-  merged once there are more than :data:`SMALL_BLOCKS`);
-- a stored activity changed by hand (an ``UPDATE`` or ``DELETE`` not made by the import) marks the blocks stale,
-  by triggers (``activity_block_state``; migration 0009).
+- every stored activity is in exactly one block (an import that replaces stored activities takes their old
+  versions out of the blocks that held them), so a read never has to resolve versions;
+- ``activity_block_keys`` lists, for every block, each trajectory its activities name and each woman (BSN) of
+  its activities that name none.
 
-:func:`read_all` checks both before it trusts the blocks and otherwise returns ``None`` (the caller reads the
-rows), logging why; the next import makes them again from the rows. Databases from before the blocks get them
-from their rows in migration 0009.
+Writers hold the import lock (``Database.unit_of_work(lock="import")``), so two imports cannot both add the same
+activity. The blocks are written in the transaction of the import, so a read sees an import whole or not at all;
+reads of blocks and of their keys are one statement each (a statement sees one snapshot, also on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import io
-import logging
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 
 import polars as pl
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from integraal.store import tables
-from integraal.store.bulk import read_frame
+from integraal.store.bulk import in_values, insert_frame
 
 BLOCK_ROWS = 500_000
-"""Rows per block: a block is decoded whole, so a small one keeps a partial rewrite cheap."""
+"""Rows per block: a block is decoded whole, so a small one keeps a page and a partial rewrite cheap."""
 
 SMALL_BLOCKS = 16
 """Small blocks (under a quarter of :data:`BLOCK_ROWS`) allowed before they are merged: an IGO's monthly file
 adds one each time, and a read of thousands of tiny values costs more than of a few big ones."""
+
+FEW_KEYS = 2_000
+"""Up to this many trajectories and women, a read looks their blocks up in ``activity_block_keys``; for more (an
+IGO's distribution input) it decodes every block, which costs the same and needs no list of thousands of ids."""
 
 SCHEMA = {
     "activity_id": pl.Utf8,
@@ -48,71 +66,75 @@ SCHEMA = {
     "date": pl.Date,
     "quantity_hundredths": pl.Int64,
 }
-"""The columns of ``activities`` (``store.repositories.ACTIVITY_SCHEMA``), in table order."""
+"""The columns of an activity (``store.repositories.ACTIVITY_SCHEMA``)."""
 
-log = logging.getLogger(__name__)
+COLUMNS = Table(
+    "activities",
+    MetaData(),
+    Column("activity_id", String(60), primary_key=True),
+    Column("bsn", String(9), nullable=False),
+    Column("pregnancy_id", String(60), nullable=True),
+    Column("agb", String(8), nullable=False),
+    Column("activity_code", String(40), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("quantity_hundredths", BigInteger, nullable=False),
+)
+"""An activity's columns with their stored types and lengths (the import checks values against them). Not a table
+of the database: the activities are stored in ``activity_blocks``."""
 
-
-@dataclass(frozen=True)
-class Before:
-    """What :func:`append` needs to know from before an import wrote its rows."""
-
-    stored: int  # activities stored
-    trusted: bool  # the blocks held exactly those (else they are made again from the rows)
-
-
-def stored_count(connection: Connection) -> int:
-    """How many activities are stored (the figure the blocks must add up to)."""
-    return int(connection.execute(select(func.count()).select_from(tables.activities)).scalar_one())
-
-
-def before_write(connection: Connection) -> Before:
-    """Call before writing activities, in the same transaction, and hand the answer to :func:`append`."""
-    return Before(*_trusted(connection, _in_blocks(connection)))
+KEY = "activity_id"
 
 
-def append(connection: Connection, rows: pl.DataFrame, before: Before, import_run_id: int | None = None) -> None:
-    """Record ``rows``, just written to ``activities`` by an upsert (the last row of a key wins), as blocks.
-
-    If the count of stored activities grew by exactly the number of rows, none of them replaced a stored
-    activity (nor one another) and they are simply added; otherwise their keys' old versions are taken out of
-    the earlier blocks first. Blocks that were not to be trusted before are made again from the rows."""
-    if not before.trusted:
-        rebuild(connection)
+def store(connection: Connection, rows: pl.DataFrame, import_run_id: int | None = None) -> None:
+    """Store ``rows`` (:data:`SCHEMA`'s columns; the last row of a key wins), replacing the stored activities with
+    the same keys. Call in the import's transaction, under its lock."""
+    if rows.height == 0:
         return
-    if rows.height:
-        frame = rows.select(*(pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()))
-        if stored_count(connection) - before.stored != frame.height:
-            frame = frame.unique("activity_id", keep="last", maintain_order=True)
-            _take_out(connection, frame["activity_id"])
-        _insert(connection, frame, import_run_id)
-        _merge_small(connection)
-    _trust(connection)
+    frame = rows.select(*(pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()))
+    frame = frame.unique(KEY, keep="last", maintain_order=True)
+    _take_out(connection, frame[KEY])
+    _insert(connection, frame, import_run_id)
+    _merge_small(connection)
 
 
-def rebuild(connection: Connection) -> None:
-    """Make the blocks again from the stored rows (after a change that did not go through :func:`append`)."""
-    connection.execute(delete(tables.activity_blocks))
-    t = tables.activities
-    _insert(connection, read_frame(connection, select(*(t.c[name] for name in SCHEMA)), SCHEMA), None)
-    _trust(connection)
-
-
-def read_all(connection: Connection) -> pl.DataFrame | None:
-    """Every stored activity (``SCHEMA``, in no particular order), or ``None`` if the blocks may not hold exactly
-    the stored activities (then read the rows)."""
+def read_all(connection: Connection, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Every stored activity (``columns`` of :data:`SCHEMA`, all by default), in no particular order."""
     b = tables.activity_blocks
-    found = connection.execute(select(b.c.row_count, b.c.data).order_by(b.c.block_id)).all()
-    # The blocks' own count, in the statement that read them: each statement may see a later commit (PostgreSQL,
-    # or SQLite outside a transaction), and blocks are written in the transaction that writes their rows.
-    in_blocks = sum(int(row_count) for row_count, _ in found)
-    stored, trusted = _trusted(connection, in_blocks)
-    if not trusted:
-        log.warning("activity blocks (%d rows) not used for %d activities: reading the rows", in_blocks, stored)
-        return None
-    if not found:
-        return pl.DataFrame(schema=SCHEMA)
-    return pl.concat([decode(data) for _, data in found], rechunk=False)
+    found = connection.execute(select(b.c.data).order_by(b.c.block_id)).scalars().all()
+    return _decoded(found, columns)
+
+
+def read_for(
+    connection: Connection,
+    pregnancy_ids: Collection[str],
+    bsns: Collection[str],
+    columns: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The activities that name one of ``pregnancy_ids``, and those of the women ``bsns`` that name none."""
+    wanted = pl.col("pregnancy_id").is_in(list(pregnancy_ids)) | (
+        pl.col("pregnancy_id").is_null() & pl.col("bsn").is_in(list(bsns))
+    )
+    read = None if columns is None else list(dict.fromkeys([*columns, "pregnancy_id", "bsn"]))
+    if len(pregnancy_ids) + len(bsns) > FEW_KEYS:
+        found = read_all(connection, read)
+    else:
+        b, k = tables.activity_blocks, tables.activity_block_keys
+        holding = select(k.c.block_id).where(
+            or_(
+                in_values(k.c.pregnancy_id, pregnancy_ids),
+                and_(k.c.pregnancy_id.is_(None), in_values(k.c.bsn, bsns)),
+            )
+        )
+        data = connection.execute(select(b.c.data).where(b.c.block_id.in_(holding)).order_by(b.c.block_id))
+        found = _decoded(data.scalars().all(), read)
+    found = found.filter(wanted)
+    return found if columns is None else found.select(columns)
+
+
+def count(connection: Connection) -> int:
+    """How many activities are stored."""
+    b = tables.activity_blocks
+    return int(connection.execute(select(func.coalesce(func.sum(b.c.row_count), 0))).scalar_one())
 
 
 def encode(frame: pl.DataFrame) -> bytes:
@@ -122,42 +144,45 @@ def encode(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def decode(data: bytes) -> pl.DataFrame:
-    frame = pl.read_parquet(io.BytesIO(bytes(data)))
-    if frame.schema != pl.Schema(SCHEMA):
-        raise ValueError(f"an activity block has the columns {dict(frame.schema)}, not {SCHEMA}")
+def decode(data: bytes, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    frame = pl.read_parquet(io.BytesIO(bytes(data)), columns=list(columns) if columns is not None else None)
+    expected = pl.Schema({name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
+    if frame.schema != expected:
+        raise ValueError(f"an activity block has the columns {dict(frame.schema)}, not {dict(expected)}")
     return frame
 
 
-def _trusted(connection: Connection, in_blocks: int) -> tuple[int, bool]:
-    """The stored activities' count, and whether blocks holding ``in_blocks`` rows hold exactly those (module
-    docstring): the one rule for :func:`before_write` and :func:`read_all`."""
-    stored = stored_count(connection)
-    return stored, not _stale(connection) and in_blocks == stored
-
-
-def _stale(connection: Connection) -> bool:
-    s = tables.activity_block_state
-    stale = connection.execute(select(s.c.stale).where(s.c.id == 1)).scalar()
-    return stale is None or bool(stale)
-
-
-def _trust(connection: Connection) -> None:
-    s = tables.activity_block_state
-    if connection.execute(update(s).where(s.c.id == 1).values(stale=False)).rowcount == 0:
-        connection.execute(insert(s).values(id=1, stale=False))
-
-
-def _in_blocks(connection: Connection) -> int:
-    b = tables.activity_blocks
-    return int(connection.execute(select(func.coalesce(func.sum(b.c.row_count), 0))).scalar_one())
+def _decoded(found: Sequence[bytes], columns: Sequence[str] | None) -> pl.DataFrame:
+    if not found:
+        return pl.DataFrame(schema={name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
+    return pl.concat([decode(data, columns) for data in found], rechunk=False)
 
 
 def _insert(connection: Connection, frame: pl.DataFrame, import_run_id: int | None) -> None:
-    b = tables.activity_blocks
+    b, k = tables.activity_blocks, tables.activity_block_keys
     for offset in range(0, frame.height, BLOCK_ROWS):
         part = frame.slice(offset, BLOCK_ROWS)
-        connection.execute(insert(b).values(import_run_id=import_run_id, row_count=part.height, data=encode(part)))
+        block_id = connection.execute(
+            insert(b)
+            .values(import_run_id=import_run_id, row_count=part.height, data=encode(part))
+            .returning(b.c.block_id)
+        ).scalar_one()
+        insert_frame(connection, k, _keys(part, int(block_id)))
+
+
+def _keys(block: pl.DataFrame, block_id: int) -> pl.DataFrame:
+    """``activity_block_keys`` rows of one block: its trajectories, and the women of its activities naming none."""
+    named = block.select(pl.col("pregnancy_id").drop_nulls().unique(), pl.lit(None, pl.Utf8).alias("bsn"))
+    unnamed = block.filter(pl.col("pregnancy_id").is_null()).select(
+        pl.lit(None, pl.Utf8).alias("pregnancy_id"), pl.col("bsn").unique()
+    )
+    return pl.concat([named, unnamed]).select(pl.lit(block_id, pl.Int64).alias("block_id"), "pregnancy_id", "bsn")
+
+
+def _delete(connection: Connection, block_ids: Sequence[int]) -> None:
+    b, k = tables.activity_blocks, tables.activity_block_keys
+    connection.execute(delete(k).where(k.c.block_id.in_(block_ids)))
+    connection.execute(delete(b).where(b.c.block_id.in_(block_ids)))
 
 
 def _merge_small(connection: Connection) -> None:
@@ -169,22 +194,23 @@ def _merge_small(connection: Connection) -> None:
         return
     found = connection.execute(select(b.c.block_id, b.c.data).where(small).order_by(b.c.block_id)).all()
     merged = pl.concat([decode(data) for _, data in found])
-    connection.execute(delete(b).where(b.c.block_id.in_([block_id for block_id, _ in found])))
+    _delete(connection, [block_id for block_id, _ in found])
     _insert(connection, merged, None)
 
 
 def _take_out(connection: Connection, keys: pl.Series) -> None:
-    """Remove the activities ``keys`` from the stored blocks (rewriting only the blocks that hold one)."""
-    b = tables.activity_blocks
+    """Remove the stored activities with these keys (reading every block's keys, rewriting only the blocks that
+    hold one: re-importing a file rewrites its blocks; new activities rewrite nothing)."""
+    b, k = tables.activity_blocks, tables.activity_block_keys
     wanted = keys.implode()
     for block_id, data in connection.execute(select(b.c.block_id, b.c.data).order_by(b.c.block_id)).all():
-        block = decode(data)
-        kept = block.filter(~pl.col("activity_id").is_in(wanted))
-        if kept.height == block.height:
+        if not decode(data, [KEY]).get_column(KEY).is_in(wanted).any():
             continue
+        block = decode(data)
+        kept = block.filter(~pl.col(KEY).is_in(wanted))
         if kept.height == 0:
-            connection.execute(delete(b).where(b.c.block_id == block_id))
-        else:
-            connection.execute(
-                update(b).where(b.c.block_id == block_id).values(row_count=kept.height, data=encode(kept))
-            )
+            _delete(connection, [block_id])
+            continue
+        connection.execute(update(b).where(b.c.block_id == block_id).values(row_count=kept.height, data=encode(kept)))
+        connection.execute(delete(k).where(k.c.block_id == block_id))
+        insert_frame(connection, k, _keys(kept, block_id))

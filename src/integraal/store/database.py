@@ -98,7 +98,7 @@ class Database:
         command.upgrade(alembic_config(self.url), "head")
 
     def is_initialised(self) -> bool:
-        return inspect(self.engine).has_table("activities")
+        return inspect(self.engine).has_table("pregnancies")
 
     def revision(self) -> str | None:
         """The Alembic revision the schema is at (``None``: never migrated). Read directly: Alembic's own

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, select
 
 from integraal.domain.catalogue import Catalogue
 from integraal.domain.contract import Contract, ContractBook, OverlapPolicy, PartialPolicy
@@ -21,7 +19,7 @@ from integraal.domain.pregnancy import EndReason, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline, Provider
 from integraal.rules.engine import DecisionContext, ReportedOverlap
 from integraal.store import activity_blocks, tables
-from integraal.store.bulk import in_values, read_frame
+from integraal.store.bulk import in_values
 
 ACTIVITY_SCHEMA = activity_blocks.SCHEMA
 
@@ -102,26 +100,14 @@ def load_activities(connection: Connection, bsns: Sequence[str] | None = None) -
     """All activities as columns, or those of some women that name one of their trajectories or none.
 
     With ``bsns`` this is what deciding, explaining or dividing those women's trajectories needs: an activity
-    naming a trajectory of another woman, or one that does not exist, is never decided with theirs. Found through
-    the trajectory index (a re-decision after a 0587 reads a few hundred women's activities, not a scan of a
-    national year's millions).
-
-    All of them come from the columnar blocks (``store.activity_blocks``: ≈0.2 s instead of 2.3 s for a
-    national year's rows), or from the rows if the blocks do not add up to them."""
-    t, p = tables.activities, tables.pregnancies
-    query = select(*(t.c[name] for name in ACTIVITY_SCHEMA))
+    naming a trajectory of another woman, or one that does not exist, is never decided with theirs. Their blocks
+    are found through ``activity_block_keys`` (a re-decision after a 0587 reads a few hundred women's activities,
+    not a national year's millions)."""
     if bsns is None:
-        blocks = activity_blocks.read_all(connection)
-        return blocks if blocks is not None else read_frame(connection, query, ACTIVITY_SCHEMA, many=True)
-    theirs = select(p.c.pregnancy_id).where(in_values(p.c.bsn, bsns))
-    named = query.where(t.c.pregnancy_id.in_(theirs.scalar_subquery()), in_values(t.c.bsn, bsns))
-    unnamed: ColumnElement[Any] = t.c.pregnancy_id.is_(None)
-    if connection.dialect.name == "sqlite":
-        # Left to itself SQLite looks the NULLs up in the trajectory index (every unnamed activity of the
-        # country, ≈40 ms) instead of the partial index by BSN; likely() steers it there (≈0.3 ms).
-        unnamed = func.likely(unnamed)
-    unnamed_ones = query.where(unnamed, in_values(t.c.bsn, bsns))
-    return pl.concat([read_frame(connection, q, ACTIVITY_SCHEMA) for q in (named, unnamed_ones)])
+        return activity_blocks.read_all(connection)
+    p = tables.pregnancies
+    theirs = connection.execute(select(p.c.pregnancy_id).where(in_values(p.c.bsn, bsns))).scalars().all()
+    return activity_blocks.read_for(connection, theirs, bsns).filter(pl.col("bsn").is_in(list(bsns)))
 
 
 def latest_decision_run(connection: Connection) -> tuple[int, date] | None:

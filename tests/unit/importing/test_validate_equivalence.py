@@ -22,8 +22,7 @@ from integraal.domain.provider import Discipline
 from integraal.importing.formats import FORMATS, References
 from integraal.importing.validation import ROW, Column, RowError, RowRule, Validated, validate, with_header
 from integraal.insight.outcomes import BirthMode, BirthPlace, LabourOnset
-from integraal.services.imports import _with_length_checks
-from integraal.store import tables
+from integraal.services.imports import _with_length_checks, columns_table
 
 
 def filtering_validate(
@@ -144,7 +143,7 @@ def files(draw: st.DrawFn) -> tuple[str, pl.DataFrame]:
 def test_one_pass_gives_what_one_filter_per_check_gave(case: tuple[str, pl.DataFrame]) -> None:
     kind, frame = case
     fmt = FORMATS[kind]
-    columns = _with_length_checks(fmt.columns(REFERENCES), tables.metadata.tables[fmt.table])
+    columns = _with_length_checks(fmt.columns(REFERENCES), columns_table(fmt))
     prepared = fmt.prepare(with_header(frame, f"{kind}.csv", columns), REFERENCES)
     rules = fmt.row_rules(REFERENCES)
     expected = filtering_validate(prepared, f"{kind}.csv", columns, rules, fmt.key)
