@@ -151,7 +151,7 @@ def import_frame(
         ).inserted_primary_key
         report.run_id = int(run_id[0]) if run_id else None
         if blocks:
-            activity_blocks.store(connection, rows, report.run_id)
+            activity_blocks.store(connection, rows, report.run_id, keys_unique=True)  # validate refuses repeats
         _quarantine(connection, report, digest, validated.raw)
         audit.record(
             connection,

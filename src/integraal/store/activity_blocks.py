@@ -85,13 +85,18 @@ of the database: the activities are stored in ``activity_blocks``."""
 KEY = "activity_id"
 
 
-def store(connection: Connection, rows: pl.DataFrame, import_run_id: int | None = None) -> None:
+def store(
+    connection: Connection, rows: pl.DataFrame, import_run_id: int | None = None, *, keys_unique: bool = False
+) -> None:
     """Store ``rows`` (:data:`SCHEMA`'s columns; the last row of a key wins), replacing the stored activities with
-    the same keys. Call in the import's transaction, under its lock."""
+    the same keys. Call in the import's transaction, under its lock. ``keys_unique``: the caller checked that no
+    key repeats (the import's validation refuses a repeated key), so they are not looked for again (≈1 s for a
+    national year's 4.4 million)."""
     if rows.height == 0:
         return
     frame = rows.select(*(pl.col(name).cast(dtype) for name, dtype in SCHEMA.items()))
-    frame = frame.unique(KEY, keep="last", maintain_order=True)
+    if not keys_unique:
+        frame = frame.unique(KEY, keep="last", maintain_order=True)
     _take_out(connection, frame[KEY])
     _insert(connection, frame, import_run_id)
     _merge_small(connection)

@@ -56,8 +56,14 @@ def upgrade() -> None:
             name=op.f("fk_activity_block_keys_block_id_activity_blocks"),
         ),
     )
-    for column in ("block_id", "pregnancy_id", "bsn"):
-        op.create_index(op.f(f"ix_activity_block_keys_{column}"), "activity_block_keys", [column], unique=False)
+    op.create_index(op.f("ix_activity_block_keys_pregnancy_id"), "activity_block_keys", ["pregnancy_id"])
+    op.create_index(
+        "ix_activity_block_keys_unnamed_bsn",
+        "activity_block_keys",
+        ["bsn"],
+        sqlite_where=sa.text("pregnancy_id IS NULL"),
+        postgresql_where=sa.text("pregnancy_id IS NULL"),
+    )
     op.execute("DELETE FROM activity_blocks")
     result = bind.exec_driver_sql(f"SELECT {_COLUMNS} FROM activities ORDER BY activity_id")
     while rows := result.fetchmany(_BLOCK_ROWS):
