@@ -770,7 +770,9 @@ def list_activities(
 ) -> Page[ActivityView]:
     """Registered care activities in scope (a member: its own), ordered by id."""
     require(principal, Action.READ_ACTIVITIES)
-    wanted = [pl.col(name) == value for name, value in (("agb", agb), ("activity_code", activity_code)) if value]
+    wanted = [
+        pl.col(name) == value for name, value in (("agb", agb), ("activity_code", activity_code)) if value is not None
+    ]
     if date_from is not None:
         wanted.append(pl.col("date") >= date_from)
     if date_to is not None:
