@@ -182,3 +182,30 @@ def test_the_migration_makes_blocks_of_the_activities_stored_as_rows(db: Databas
     command.upgrade(config, "head")
     assert _stored(db).equals(before)
     _assert_consistent(db)
+
+
+def test_a_rewritten_block_lists_only_the_trajectories_it_still_holds(db, examples, tmp_path, small_blocks):
+    """A new version that names no trajectory takes its activity out of a block that keeps another one: the block's
+    keys lose the trajectory it no longer holds and the woman's new one is found by her BSN."""
+    assert all(r.ok for r in import_files(db, sorted(examples.glob("*.csv"))))
+    header = HALF_BAD.splitlines()[0]
+    first, second = tmp_path / "activities_first.csv", tmp_path / "activities_second.csv"
+    first.write_text(
+        f"{header}\nM-1,123456782,Z-0002,08000001,VK_CONTROLE,2025-03-03,1\n"
+        "M-2,123456782,Z-0002,08000001,VK_CONTROLE,2025-03-04,1\nM-3,234567806,Z-0003,08000001,VK_CONTROLE,2025-03-05,1\n",
+        encoding="utf-8",
+    )
+    second.write_text(
+        f"{header}\nM-1,123456782,,08000001,VK_CONTROLE,2025-03-03,1\nM-2,123456782,,08000001,VK_CONTROLE,2025-03-04,1\n",
+        encoding="utf-8",
+    )
+    assert import_file(db, first).ok and import_file(db, second).ok
+    _assert_consistent(db)
+    k, b = tables.activity_block_keys, tables.activity_blocks
+    with db.unit_of_work() as connection:
+        [(kept,)] = connection.execute(select(b.c.block_id).where(b.c.row_count == 1)).all()  # M-3 alone
+        assert connection.execute(select(k.c.pregnancy_id, k.c.bsn).where(k.c.block_id == kept)).all() == [
+            ("Z-0003", None)
+        ]
+        moved = activity_blocks.read_for(connection, [], ["123456782"])
+    assert sorted(moved["activity_id"]) == ["M-1", "M-2"]
