@@ -119,21 +119,19 @@ def read_for(
     wanted = pl.col("pregnancy_id").is_in(list(pregnancy_ids)) | (
         pl.col("pregnancy_id").is_null() & pl.col("bsn").is_in(list(bsns))
     )
-    read = None if columns is None else list(dict.fromkeys([*columns, "pregnancy_id", "bsn"]))
-    if len(pregnancy_ids) + len(bsns) > FEW_KEYS:
-        found = read_all(connection, read)
-    else:
-        b, k = tables.activity_blocks, tables.activity_block_keys
+    b, k = tables.activity_blocks, tables.activity_block_keys
+    query = select(b.c.data).order_by(b.c.block_id)
+    if len(pregnancy_ids) + len(bsns) <= FEW_KEYS:
         holding = select(k.c.block_id).where(
             or_(
                 in_values(k.c.pregnancy_id, pregnancy_ids),
                 and_(k.c.pregnancy_id.is_(None), in_values(k.c.bsn, bsns)),
             )
         )
-        data = connection.execute(select(b.c.data).where(b.c.block_id.in_(holding)).order_by(b.c.block_id))
-        found = _decoded(data.scalars().all(), read)
-    found = found.filter(wanted)
-    return found if columns is None else found.select(columns)
+        query = query.where(b.c.block_id.in_(holding))
+    # Filtered while decoded: only the matching rows are made (a trajectory's page: ≈5 ms for a block of 500,000
+    # activities, ≈50 ms decoding it whole first).
+    return _decoded(connection.execute(query).scalars().all(), columns, wanted)
 
 
 def count(connection: Connection) -> int:
@@ -149,18 +147,23 @@ def encode(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def decode(data: bytes, columns: Sequence[str] | None = None) -> pl.DataFrame:
-    frame = pl.read_parquet(io.BytesIO(bytes(data)), columns=list(columns) if columns is not None else None)
+def decode(data: bytes, columns: Sequence[str] | None = None, where: pl.Expr | None = None) -> pl.DataFrame:
+    """A block's rows (``columns`` of them; those meeting ``where``, tested as the block is read)."""
+    if where is None:
+        frame = pl.read_parquet(io.BytesIO(bytes(data)), columns=list(columns) if columns is not None else None)
+    else:
+        scan = pl.scan_parquet(io.BytesIO(bytes(data))).filter(where)
+        frame = (scan if columns is None else scan.select(columns)).collect()
     expected = pl.Schema({name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
     if frame.schema != expected:
         raise ValueError(f"an activity block has the columns {dict(frame.schema)}, not {dict(expected)}")
     return frame
 
 
-def _decoded(found: Sequence[bytes], columns: Sequence[str] | None) -> pl.DataFrame:
+def _decoded(found: Sequence[bytes], columns: Sequence[str] | None, where: pl.Expr | None = None) -> pl.DataFrame:
     if not found:
         return pl.DataFrame(schema={name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
-    return pl.concat([decode(data, columns) for data in found], rechunk=False)
+    return pl.concat([decode(data, columns, where) for data in found], rechunk=False)
 
 
 def _insert(connection: Connection, frame: pl.DataFrame, import_run_id: int | None) -> None:
