@@ -47,7 +47,7 @@ from integraal.store import tables
 from integraal.store.bulk import in_values, insert_frame
 
 BLOCK_ROWS = 500_000
-"""Rows per block: a block is decoded whole, so a small one keeps a page and a partial rewrite cheap."""
+"""Rows per block: a rewrite decodes a block whole and a page scans one, so a small one keeps both cheap."""
 
 SMALL_BLOCKS = 16
 """Small blocks (under a quarter of :data:`BLOCK_ROWS`) allowed before they are merged: an IGO's monthly file
@@ -109,12 +109,7 @@ def read_all(connection: Connection, columns: Sequence[str] | None = None) -> pl
     return _decoded(found, columns)
 
 
-def read_for(
-    connection: Connection,
-    pregnancy_ids: Collection[str],
-    bsns: Collection[str],
-    columns: Sequence[str] | None = None,
-) -> pl.DataFrame:
+def read_for(connection: Connection, pregnancy_ids: Collection[str], bsns: Collection[str]) -> pl.DataFrame:
     """The activities that name one of ``pregnancy_ids``, and those of the women ``bsns`` that name none."""
     wanted = pl.col("pregnancy_id").is_in(list(pregnancy_ids)) | (
         pl.col("pregnancy_id").is_null() & pl.col("bsn").is_in(list(bsns))
@@ -131,7 +126,7 @@ def read_for(
         query = query.where(b.c.block_id.in_(holding))
     # Filtered while decoded: only the matching rows are made (a trajectory's page: ≈5 ms for a block of 500,000
     # activities, ≈50 ms decoding it whole first).
-    return _decoded(connection.execute(query).scalars().all(), columns, wanted)
+    return _decoded(connection.execute(query).scalars().all(), None, wanted)
 
 
 def count(connection: Connection) -> int:
@@ -154,15 +149,20 @@ def decode(data: bytes, columns: Sequence[str] | None = None, where: pl.Expr | N
     else:
         scan = pl.scan_parquet(io.BytesIO(bytes(data))).filter(where)
         frame = (scan if columns is None else scan.select(columns)).collect()
-    expected = pl.Schema({name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
+    expected = _schema(columns)
     if frame.schema != expected:
         raise ValueError(f"an activity block has the columns {dict(frame.schema)}, not {dict(expected)}")
     return frame
 
 
+def _schema(columns: Sequence[str] | None) -> pl.Schema:
+    """:data:`SCHEMA`, or the part of it that ``columns`` name, in their order."""
+    return pl.Schema(SCHEMA if columns is None else {name: SCHEMA[name] for name in columns})
+
+
 def _decoded(found: Sequence[bytes], columns: Sequence[str] | None, where: pl.Expr | None = None) -> pl.DataFrame:
     if not found:
-        return pl.DataFrame(schema={name: SCHEMA[name] for name in columns} if columns is not None else SCHEMA)
+        return pl.DataFrame(schema=_schema(columns))
     return pl.concat([decode(data, columns, where) for data in found], rechunk=False)
 
 
