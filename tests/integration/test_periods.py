@@ -9,7 +9,6 @@ statement; test proves it." Runs on the two-IGO world of the API tests (``api_wo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -190,7 +189,7 @@ def test_a_correction_after_closing_is_booked_as_adjustment_lines_in_the_next_pe
             select(tables.distribution_periods).where(tables.distribution_periods.c.period_id == "IGO-RIV-2025")
         ).one()
         money = periods.period_money(connection, "IGO-RIV", 2025)
-    corrected = replace(periods.input_from_json(row.input_json), receipts=periods.receipts_from_money(money))
+    corrected = periods.input_from_json(row.input_json).replace(receipts=periods.receipts_from_money(money))
     rerun = run_plan(periods.plan_from_json(row.plan_json), corrected)
     assert rerun.distributed_cents == closed.period.received_cents + difference
     booked = per_recipient(closed.lines)

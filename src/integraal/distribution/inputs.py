@@ -17,12 +17,16 @@ trajectory. It must not import storage, files or the web.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
+from itertools import repeat
 from typing import Any, TypeVar
+
+import polars as pl
 
 from integraal.domain.phase import PHASES, Phase
 from integraal.domain.pregnancy import NO_BIRTH_ENDINGS, Pregnancy, ReferralStage
@@ -183,23 +187,206 @@ class InvalidInputError(ValueError):
         super().__init__("; ".join(f"{p.table}[{p.key}]: {p.message}" for p in self.problems))
 
 
+RECEIPT_COLUMNS: dict[str, pl.DataType] = {
+    "phase": pl.String(),
+    "amount_cents": pl.Int64(),
+    "pregnancy_id": pl.String(),
+}
+PREGNANCY_COLUMNS: dict[str, pl.DataType] = {"pregnancy_id": pl.String(), "profile": pl.String()}
+OUTCOME_COLUMNS: dict[str, pl.DataType] = {"pregnancy_id": pl.String(), "phase": pl.String(), "outcome": pl.String()}
+SHADOW_COLUMNS: dict[str, pl.DataType] = {
+    "pregnancy_id": pl.String(),
+    "phase": pl.String(),
+    "agb": pl.String(),
+    "amount_cents": pl.Int64(),
+}
+ACTIVITY_COLUMNS: dict[str, pl.DataType] = {
+    "agb": pl.String(),
+    "activity_type": pl.String(),
+    "count": pl.Decimal(38, 0),  # the scale is the data's own (the finest count given)
+    "pregnancy_id": pl.String(),
+}
+"""The columns of :class:`InputFrames`: the row types' fields, enum members by value, counts exact (decimal)."""
+
+
 @dataclass(frozen=True, slots=True)
+class InputFrames:
+    """The bulky tables of an input as columns, one row per row object and in the same order:
+
+    - ``receipts``: ``RECEIPT_COLUMNS``, one per :class:`Receipt`;
+    - ``pregnancies``: ``PREGNANCY_COLUMNS``, one per :class:`PregnancyRow`; ``outcomes`` (``OUTCOME_COLUMNS``)
+      their phase outcomes, a row's in its order, rows in the pregnancies' order;
+    - ``shadow_claims``: ``SHADOW_COLUMNS``; ``activities``: ``ACTIVITY_COLUMNS``.
+
+    A national IGO's input is a few hundred thousand rows: as columns the derived views take milliseconds, and
+    the row objects (a second each to make and to walk) are made only when someone asks for them."""
+
+    receipts: pl.DataFrame
+    pregnancies: pl.DataFrame
+    outcomes: pl.DataFrame
+    shadow_claims: pl.DataFrame
+    activities: pl.DataFrame
+
+
+_TABLES = ("receipts", "pregnancies", "shadow_claims", "activities")
+_PHASE_OF = {phase.value: phase for phase in Phase}
+_OUTCOME_OF = {outcome.value: outcome for outcome in Outcome}
+_PROFILE_OF = {profile.value: profile for profile in ClientProfile}
+
+
 class DistributionInput:
-    """Everything one distribution run looks at, for one IGO and one period (``year``)."""
+    """Everything one distribution run looks at, for one IGO and one period (``year``).
+
+    Immutable. Made from row objects (``DistributionInput(year, members, receipts=..., ...)``) or from columns
+    (:meth:`from_frames`); each bulky table is kept in the form it was given and turned into the other once,
+    when first asked: the derived views below work on the columns, so a plan run on a national IGO never makes
+    its million row objects, and a small input made of rows costs a few small frames."""
+
+    __slots__ = ("_frames", "_memo", "_rows", "members", "quality", "year")
 
     year: int
     members: tuple[Member, ...]
-    receipts: tuple[Receipt, ...] = ()
-    pregnancies: tuple[PregnancyRow, ...] = ()
-    shadow_claims: tuple[ShadowClaim, ...] = ()
-    activities: tuple[ActivityCount, ...] = ()
-    quality: tuple[QualityScore, ...] = ()
-    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
-    """Derived views computed once: the input is immutable, and a plan asks for them at every step."""
+    quality: tuple[QualityScore, ...]
+    _rows: dict[str, tuple[Any, ...]]
+    _frames: dict[str, pl.DataFrame]
+    _memo: dict[Any, Any]
+
+    def __init__(
+        self,
+        year: int,
+        members: Iterable[Member],
+        receipts: Iterable[Receipt] = (),
+        pregnancies: Iterable[PregnancyRow] = (),
+        shadow_claims: Iterable[ShadowClaim] = (),
+        activities: Iterable[ActivityCount] = (),
+        quality: Iterable[QualityScore] = (),
+    ) -> None:
+        rows = {
+            "receipts": tuple(receipts),
+            "pregnancies": tuple(pregnancies),
+            "shadow_claims": tuple(shadow_claims),
+            "activities": tuple(activities),
+        }
+        self._init(year, members, quality, rows, {})
+
+    def _init(
+        self,
+        year: int,
+        members: Iterable[Member],
+        quality: Iterable[QualityScore],
+        rows: dict[str, tuple[Any, ...]],
+        frames: dict[str, pl.DataFrame],
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "year", year)
+        set_(self, "members", tuple(members))
+        set_(self, "quality", tuple(quality))
+        set_(self, "_rows", rows)  # the tables as rows and as frames, each filled in when first asked
+        set_(self, "_frames", frames)
+        set_(self, "_memo", {})  # derived views computed once: the input is immutable, a plan asks at every step
+
+    @classmethod
+    def from_frames(
+        cls, year: int, members: Iterable[Member], frames: InputFrames, quality: Iterable[QualityScore] = ()
+    ) -> DistributionInput:
+        """The input whose bulky tables are ``frames`` (columns as in ``InputFrames``; checked here)."""
+        given = {name: getattr(frames, name) for name in (*_TABLES, "outcomes")}
+        for name, schema in _SCHEMAS.items():
+            frame = given[name]
+            if list(frame.columns) != list(schema):
+                raise ValueError(f"{name}: columns {frame.columns}, expected {list(schema)}")
+            if name == "activities":  # an exact decimal of any scale
+                if not isinstance(frame.schema["count"], pl.Decimal):
+                    given[name] = frame.with_columns(pl.col("count").cast(pl.Decimal(38, 0)))
+            else:
+                given[name] = frame.cast(schema)
+        made = cls.__new__(cls)
+        made._init(year, members, quality, {}, given)
+        return made
+
+    def replace(self, **changes: Any) -> DistributionInput:
+        """A copy with some fields changed (as ``dataclasses.replace``); the unchanged tables are shared, in
+        whatever form they are held."""
+        unknown = set(changes) - {"year", "members", "quality", *_TABLES}
+        if unknown:
+            raise TypeError(f"DistributionInput has no field(s) {', '.join(sorted(unknown))}")
+        rows = {k: v for k, v in self._rows.items() if k not in changes}
+        frames = {
+            k: v
+            for k, v in self._frames.items()
+            if k not in changes and not (k == "outcomes" and "pregnancies" in changes)
+        }
+        rows |= {k: tuple(v) for k, v in changes.items() if k in _TABLES}
+        made = DistributionInput.__new__(DistributionInput)
+        made._init(
+            changes.get("year", self.year),
+            changes.get("members", self.members),
+            changes.get("quality", self.quality),
+            rows,
+            frames,
+        )
+        return made
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"DistributionInput is immutable: use replace({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DistributionInput):
+            return NotImplemented
+        return (self.year, self.members, self.quality) == (other.year, other.members, other.quality) and all(
+            self._table(name) == other._table(name) for name in _TABLES
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy: through _init, not the refused __setattr__
+        return (_rebuilt, (self.year, self.members, self.quality, dict(self._rows), dict(self._frames)))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={self._size(name)}" for name in _TABLES)
+        return f"DistributionInput(year={self.year}, members={len(self.members)}, {sizes}, quality={len(self.quality)})"
+
+    def _size(self, name: str) -> int:
+        held = self._rows.get(name)
+        return len(held) if held is not None else self._frames[name].height
+
+    # --- the tables, as rows and as columns ---------------------------------------------------------------
+
+    @property
+    def receipts(self) -> tuple[Receipt, ...]:
+        return self._table("receipts")
+
+    @property
+    def pregnancies(self) -> tuple[PregnancyRow, ...]:
+        return self._table("pregnancies")
+
+    @property
+    def shadow_claims(self) -> tuple[ShadowClaim, ...]:
+        return self._table("shadow_claims")
+
+    @property
+    def activities(self) -> tuple[ActivityCount, ...]:
+        return self._table("activities")
+
+    def _table(self, name: str) -> tuple[Any, ...]:
+        held = self._rows.get(name)
+        if held is None:
+            with collector_paused():  # a national IGO's table is a few hundred thousand new objects
+                held = self._rows[name] = _ROWS_OF[name](self._frames)
+        return held
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """Table ``name`` (``receipts``, ``pregnancies``, ``outcomes``, ``shadow_claims``, ``activities``) as
+        columns (``InputFrames``)."""
+        held = self._frames.get(name)
+        if held is None:
+            source = "pregnancies" if name == "outcomes" else name
+            held = self._frames[name] = _FRAME_OF[name](self._rows[source])
+        return held
 
     def _once(self, key: Any, compute: Callable[[], T]) -> T:
         if key not in self._memo:
-            with collector_paused():  # a view of a national year is a few hundred thousand new containers
+            with collector_paused():
                 self._memo[key] = compute()
         value: T = self._memo[key]
         return value
@@ -209,18 +396,21 @@ class DistributionInput:
     def received_by_phase(self) -> dict[Phase, int]:
         def compute() -> dict[Phase, int]:
             totals = dict.fromkeys(PHASES, 0)
-            for receipt in self.receipts:
-                totals[receipt.phase] += receipt.amount_cents
+            summed = self.frame("receipts").group_by("phase").agg(pl.col("amount_cents").sum())
+            for phase, cents in summed.iter_rows():
+                totals[_PHASE_OF[phase]] += cents
             return totals
 
         return dict(self._once("received_by_phase", compute))
 
     def received_by_pregnancy(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for receipt in self.receipts:
-            if receipt.pregnancy_id is not None:
-                totals[receipt.pregnancy_id] = totals.get(receipt.pregnancy_id, 0) + receipt.amount_cents
-        return totals
+        summed = (
+            self.frame("receipts")
+            .filter(pl.col("pregnancy_id").is_not_null())
+            .group_by("pregnancy_id", maintain_order=True)
+            .agg(pl.col("amount_cents").sum())
+        )
+        return dict(summed.iter_rows())
 
     def member_agbs(self) -> list[str]:
         """AGB codes in the stable order every split uses (ascending): ties in rounding go to the lowest AGB."""
@@ -228,6 +418,28 @@ class DistributionInput:
 
     def member(self, agb: str) -> Member:
         return next(m for m in self.members if m.agb == agb)
+
+    def integral_shadow_frame(self) -> pl.DataFrame:
+        """:meth:`integral_shadow_claims` as columns (``SHADOW_COLUMNS``), in the input's order."""
+        return self._once("integral_shadow_frame", self._integral_shadow_frame)
+
+    def _integral_shadow_frame(self) -> pl.DataFrame:
+        # The last recorded outcome of a (pregnancy, phase) decides, as a later key of a dict would.
+        not_integral = (
+            self.frame("outcomes")
+            .group_by("pregnancy_id", "phase")
+            .agg(pl.col("outcome").last())
+            .filter(pl.col("outcome") != Outcome.INTEGRAL.value)
+            .select("pregnancy_id", "phase", pl.lit(True).alias("_excluded"))
+        )
+        claims = self.frame("shadow_claims")
+        if not_integral.is_empty():
+            return claims
+        return (
+            claims.join(not_integral, on=["pregnancy_id", "phase"], how="left", maintain_order="left")
+            .filter(pl.col("_excluded").is_null())
+            .drop("_excluded")
+        )
 
     def integral_shadow_claims(self) -> list[ShadowClaim]:
         """Shadow claims for care that the integral money pays for.
@@ -238,27 +450,21 @@ class DistributionInput:
         """
 
         def compute() -> list[ShadowClaim]:
-            # Only the (pregnancy, phase) pairs whose last recorded outcome is not integral: most pregnancies
-            # have none, so most claims are kept on a set lookup of their pregnancy id alone.
-            excluded: set[tuple[str, Phase]] = set()
-            excluded_ids: set[str] = set()
-            for row in self.pregnancies:
-                pregnancy_id = row.pregnancy_id
-                for phase, outcome in row.outcomes:
-                    if outcome is not Outcome.INTEGRAL:
-                        excluded.add((pregnancy_id, phase))
-                        excluded_ids.add(pregnancy_id)
-                    elif pregnancy_id in excluded_ids:  # a later record of the same phase wins, as in a dict
-                        excluded.discard((pregnancy_id, phase))
-            if not excluded:
-                return list(self.shadow_claims)
-            return [
-                c
-                for c in self.shadow_claims
-                if c.pregnancy_id not in excluded_ids or (c.pregnancy_id, c.phase) not in excluded
-            ]
+            kept = self.integral_shadow_frame()
+            if "shadow_claims" not in self._rows:
+                return list(_shadow_rows(kept))
+            every = self._rows["shadow_claims"]
+            if kept.height == len(every):
+                return list(every)
+            # The rows given are kept (the same objects), those of an excluded phase dropped.
+            excluded = self._excluded_pairs()
+            return [c for c in every if (c.pregnancy_id, c.phase.value) not in excluded]
 
         return list(self._once("integral_shadow_claims", compute))
+
+    def _excluded_pairs(self) -> set[tuple[str, str]]:
+        last = self.frame("outcomes").group_by("pregnancy_id", "phase").agg(pl.col("outcome").last())
+        return {(pid, phase) for pid, phase, outcome in last.iter_rows() if outcome != Outcome.INTEGRAL.value}
 
     def shadow_by_member(self, phase: Phase | None = None) -> dict[str, int]:
         """Integral shadow claims per member (all members present, zero when none), for one phase or all."""
@@ -269,9 +475,12 @@ class DistributionInput:
         agbs = self.member_agbs()
         totals: dict[Phase | None, dict[str, int]] = {key: dict.fromkeys(agbs, 0) for key in (None, *PHASES)}
         whole = totals[None]
-        for claim in self.integral_shadow_claims():
-            whole[claim.agb] += claim.amount_cents
-            totals[claim.phase][claim.agb] += claim.amount_cents
+        summed = self.integral_shadow_frame().group_by("phase", "agb").agg(pl.col("amount_cents").sum())
+        for phase, agb, cents in summed.iter_rows():
+            if agb not in whole:
+                raise KeyError(agb)  # not a member: check() reports it
+            whole[agb] += cents
+            totals[_PHASE_OF[phase]][agb] += cents
         return totals
 
     def activity_by_member(self) -> dict[str, dict[str, Decimal]]:
@@ -279,9 +488,13 @@ class DistributionInput:
 
         def compute() -> dict[str, dict[str, Decimal]]:
             counts: dict[str, dict[str, Decimal]] = {agb: {} for agb in self.member_agbs()}
-            for row in self.activities:
-                per_type = counts[row.agb]
-                per_type[row.activity_type] = per_type.get(row.activity_type, _ZERO) + row.count
+            summed = (
+                self.frame("activities")
+                .group_by("agb", "activity_type", maintain_order=True)
+                .agg(pl.col("count").sum())
+            )
+            for agb, kind, count in summed.iter_rows():
+                counts[agb][kind] = count
             return counts
 
         return {agb: dict(per_type) for agb, per_type in self._once("activity_by_member", compute).items()}
@@ -304,26 +517,35 @@ class DistributionInput:
         for phase, total in self.received_by_phase().items():
             if total < 0:
                 problems.append(InputProblem("receipts", phase.value, "money received for a phase is negative"))
-        seen_pregnancies: set[str] = set()
-        for row in self.pregnancies:
-            if row.pregnancy_id in seen_pregnancies:
-                problems.append(InputProblem("pregnancies", row.pregnancy_id, "duplicate pregnancy"))
-            seen_pregnancies.add(row.pregnancy_id)
-        # A key is made only for a row with a problem: a national IGO has a few hundred thousand rows.
-        for c in self.shadow_claims:
-            if c.agb not in agbs or c.amount_cents < 0:
-                key = f"{c.pregnancy_id}/{c.phase.value}/{c.agb}"
-                if c.agb not in agbs:
-                    problems.append(InputProblem("shadow_claims", key, "not a member"))
-                if c.amount_cents < 0:
-                    problems.append(InputProblem("shadow_claims", key, "amount must not be negative"))
-        for a in self.activities:
-            if a.agb not in agbs or a.count < 0:
-                key = f"{a.agb}/{a.activity_type}"
-                if a.agb not in agbs:
-                    problems.append(InputProblem("activities", key, "not a member"))
-                if a.count < 0:
-                    problems.append(InputProblem("activities", key, "count must not be negative"))
+        ids = self.frame("pregnancies")["pregnancy_id"]
+        for pregnancy_id in ids.filter(~ids.is_first_distinct()).to_list():
+            problems.append(InputProblem("pregnancies", pregnancy_id, "duplicate pregnancy"))
+        members = pl.Series(sorted(agbs), dtype=pl.String())
+        # Only the rows with a problem are looked at: a national IGO has a few hundred thousand rows.
+        stranger, negative = ~pl.col("agb").is_in(members.implode()), pl.col("amount_cents") < 0
+        for pid, phase, agb, is_stranger, is_negative in (
+            self.frame("shadow_claims")
+            .filter(stranger | negative)
+            .select("pregnancy_id", "phase", "agb", stranger.alias("s"), negative.alias("n"))
+            .iter_rows()
+        ):
+            key = f"{pid}/{phase}/{agb}"
+            if is_stranger:
+                problems.append(InputProblem("shadow_claims", key, "not a member"))
+            if is_negative:
+                problems.append(InputProblem("shadow_claims", key, "amount must not be negative"))
+        negative = pl.col("count") < 0
+        for agb, kind, is_stranger, is_negative in (
+            self.frame("activities")
+            .filter(stranger | negative)
+            .select("agb", "activity_type", stranger.alias("s"), negative.alias("n"))
+            .iter_rows()
+        ):
+            key = f"{agb}/{kind}"
+            if is_stranger:
+                problems.append(InputProblem("activities", key, "not a member"))
+            if is_negative:
+                problems.append(InputProblem("activities", key, "count must not be negative"))
         seen_scores: set[tuple[str, str]] = set()
         for q in self.quality:
             key = f"{q.agb}/{q.indicator}"
@@ -341,6 +563,157 @@ class DistributionInput:
         problems = self.problems()
         if problems:
             raise InvalidInputError(problems)
+
+
+def _rebuilt(
+    year: int,
+    members: tuple[Member, ...],
+    quality: tuple[QualityScore, ...],
+    rows: dict[str, tuple[Any, ...]],
+    frames: dict[str, pl.DataFrame],
+) -> DistributionInput:
+    made = DistributionInput.__new__(DistributionInput)
+    made._init(year, members, quality, rows, frames)
+    return made
+
+
+_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "receipts": RECEIPT_COLUMNS,
+    "pregnancies": PREGNANCY_COLUMNS,
+    "outcomes": OUTCOME_COLUMNS,
+    "shadow_claims": SHADOW_COLUMNS,
+    "activities": ACTIVITY_COLUMNS,
+}
+
+
+# --- rows <-> columns -------------------------------------------------------------------------------------
+
+
+def _frame(schema: dict[str, pl.DataType], columns: Sequence[list[Any]]) -> pl.DataFrame:
+    return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
+
+
+def _receipt_frame(rows: tuple[Receipt, ...]) -> pl.DataFrame:
+    return _frame(
+        RECEIPT_COLUMNS,
+        [[r.phase.value for r in rows], [r.amount_cents for r in rows], [r.pregnancy_id for r in rows]],
+    )
+
+
+def _pregnancy_frame(rows: tuple[PregnancyRow, ...]) -> pl.DataFrame:
+    return _frame(PREGNANCY_COLUMNS, [[r.pregnancy_id for r in rows], [r.profile.value for r in rows]])
+
+
+def _outcome_frame(rows: tuple[PregnancyRow, ...]) -> pl.DataFrame:
+    flat = [(r.pregnancy_id, phase.value, outcome.value) for r in rows for phase, outcome in r.outcomes]
+    return _frame(OUTCOME_COLUMNS, [[f[0] for f in flat], [f[1] for f in flat], [f[2] for f in flat]])
+
+
+def _shadow_frame(rows: tuple[ShadowClaim, ...]) -> pl.DataFrame:
+    return _frame(
+        SHADOW_COLUMNS,
+        [
+            [c.pregnancy_id for c in rows],
+            [c.phase.value for c in rows],
+            [c.agb for c in rows],
+            [c.amount_cents for c in rows],
+        ],
+    )
+
+
+def _activity_frame(rows: tuple[ActivityCount, ...]) -> pl.DataFrame:
+    counts = [a.count for a in rows]
+    scale = max((-min(int(c.as_tuple().exponent), 0) for c in counts if c.is_finite()), default=0)
+    if not all(c.is_finite() for c in counts):
+        raise ValueError("activities: a count is not a finite number")
+    schema = ACTIVITY_COLUMNS | {"count": pl.Decimal(38, scale)}
+    return _frame(
+        schema,
+        [[a.agb for a in rows], [a.activity_type for a in rows], counts, [a.pregnancy_id for a in rows]],
+    )
+
+
+_FRAME_OF: dict[str, Callable[[Any], pl.DataFrame]] = {
+    "receipts": _receipt_frame,
+    "pregnancies": _pregnancy_frame,
+    "outcomes": _outcome_frame,
+    "shadow_claims": _shadow_frame,
+    "activities": _activity_frame,
+}
+
+
+def _receipt_rows(frames: dict[str, pl.DataFrame]) -> tuple[Receipt, ...]:
+    f = frames["receipts"]
+    return rows_of(Receipt, f, ("phase", _PHASE_OF.__getitem__), "amount_cents", "pregnancy_id")
+
+
+def _pregnancy_rows(frames: dict[str, pl.DataFrame]) -> tuple[PregnancyRow, ...]:
+    pregnancies, outcomes = frames["pregnancies"], frames["outcomes"]
+    # Each pregnancy's outcomes as one key ("phase=outcome;..."): the few distinct tuples are made once, shared.
+    keyed = outcomes.group_by("pregnancy_id", maintain_order=True).agg(
+        (pl.col("phase") + "=" + pl.col("outcome")).str.join(";").alias("outcomes")
+    )
+    frame = pregnancies.join(keyed, on="pregnancy_id", how="left", maintain_order="left")
+    shared: dict[str | None, tuple[tuple[Phase, Outcome], ...]] = {None: ()}
+    for key in frame["outcomes"].unique().to_list():
+        if key is not None:
+            pairs = (pair.split("=") for pair in key.split(";"))
+            shared[key] = tuple((_PHASE_OF[phase], _OUTCOME_OF[outcome]) for phase, outcome in pairs)
+    return rows_of(
+        PregnancyRow, frame, "pregnancy_id", ("profile", _PROFILE_OF.__getitem__), ("outcomes", shared.__getitem__)
+    )
+
+
+def _shadow_rows(frame: pl.DataFrame) -> tuple[ShadowClaim, ...]:
+    return rows_of(ShadowClaim, frame, "pregnancy_id", ("phase", _PHASE_OF.__getitem__), "agb", "amount_cents")
+
+
+def _activity_rows(frames: dict[str, pl.DataFrame]) -> tuple[ActivityCount, ...]:
+    return rows_of(ActivityCount, frames["activities"], "agb", "activity_type", "count", "pregnancy_id")
+
+
+_ROWS_OF: dict[str, Callable[[dict[str, pl.DataFrame]], tuple[Any, ...]]] = {
+    "receipts": _receipt_rows,
+    "pregnancies": _pregnancy_rows,
+    "shadow_claims": lambda frames: _shadow_rows(frames["shadow_claims"]),
+    "activities": _activity_rows,
+}
+
+
+def rows_of(kind: type[T], frame: pl.DataFrame, *fields: str | tuple[str, Callable[[Any], Any]]) -> tuple[T, ...]:
+    """One ``kind`` per row of ``frame``, from its columns in ``fields`` order (a pair converts its column).
+
+    A conversion runs once per distinct value (the few phases, profiles and counts become shared, immutable
+    objects); the garbage collector is paused while the rows are made (``collector_paused``)."""
+    columns: list[Iterable[Any]] = []
+    for item in fields:
+        name, convert = item if isinstance(item, tuple) else (item, None)
+        values = frame[name].to_list()
+        columns.append(values if convert is None else map({v: convert(v) for v in set(values)}.__getitem__, values))
+    with collector_paused():
+        return _made(kind, columns, frame.height)
+
+
+def _made(kind: type[T], columns: Sequence[Iterable[Any]], height: int) -> tuple[T, ...]:
+    """``height`` rows ``kind(*values)``, one value from each of ``columns`` (every field, in order).
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which is most of the cost
+    of three million rows. The input's own row types only store their fields (slotted, no ``__post_init__``), so
+    they are made empty and filled column by column through their slot descriptors, in C loops: the same
+    objects (equal, same hash and repr) at half the cost. Any other ``kind`` is called as usual."""
+    names = _STORED_ONLY.get(kind)
+    if names is None or hasattr(kind, "__post_init__"):
+        return tuple(map(kind, *columns))
+    rows: tuple[T, ...] = tuple(map(object.__new__, repeat(kind, height)))
+    for name, values in zip(names, columns, strict=True):
+        deque(map(getattr(kind, name).__set__, rows, values), maxlen=0)
+    return rows
+
+
+_STORED_ONLY: dict[type, tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(kind)) for kind in (Receipt, PregnancyRow, ShadowClaim, ActivityCount)
+}
+"""The fields of the row types whose ``__init__`` only stores its arguments: what :func:`_made` may make without."""
 
 
 # --- adapters from the bundle decision -------------------------------------------------------------------

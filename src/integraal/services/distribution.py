@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import polars as pl
 import yaml
 
 from integraal.distribution import (
@@ -24,6 +25,7 @@ from integraal.distribution import (
     Corridor,
     DistributionInput,
     DistributionPlan,
+    InputFrames,
     TransitionYear,
     plan_from_mapping,
     run_plan,
@@ -175,16 +177,51 @@ def _better_quality(data: DistributionInput, agb: str) -> DistributionInput:
     scores = tuple(
         replace(q, score=min(Decimal(1), q.score + QUALITY_STEP)) if q.agb == agb else q for q in data.quality
     )
-    return replace(data, quality=scores)
+    return data.replace(quality=scores)
 
 
 def _without_referrals(data: DistributionInput) -> DistributionInput:
     """The same year as if every referred pregnancy had stayed in primary care (its profile; the care stays)."""
-    rows = tuple(
-        replace(row, profile=ClientProfile.LOW_RISK_PRIMARY) if row.profile in REFERRED else row
-        for row in data.pregnancies
+    referred = pl.col("profile").is_in([p.value for p in REFERRED])
+    profiles = data.frame("pregnancies").with_columns(
+        pl.when(referred)
+        .then(pl.lit(ClientProfile.LOW_RISK_PRIMARY.value))
+        .otherwise(pl.col("profile"))
+        .alias("profile")
     )
-    return replace(data, pregnancies=rows)
+    frames = InputFrames(
+        receipts=data.frame("receipts"),
+        pregnancies=profiles,
+        outcomes=data.frame("outcomes"),
+        shadow_claims=data.frame("shadow_claims"),
+        activities=data.frame("activities"),
+    )
+    return DistributionInput.from_frames(data.year, data.members, frames, data.quality)
+
+
+def _care_figures(data: DistributionInput) -> tuple[int, dict[str, tuple[int, int, int]]]:
+    """The money received, and per member: the pregnancies it has shadow claims for, its activities (each
+    count truncated to a whole number, as ``int``), and the referred pregnancies among those it cared for."""
+    received = int(data.frame("receipts")["amount_cents"].sum())
+    referred = (
+        data.frame("pregnancies")
+        .filter(pl.col("profile").is_in([p.value for p in REFERRED]))
+        .select("pregnancy_id")
+        .unique()
+    )
+    claimed = data.frame("shadow_claims").select("agb", "pregnancy_id").unique()
+    counted = data.frame("activities")
+    cared = pl.concat(
+        [claimed, counted.filter(pl.col("pregnancy_id").is_not_null()).select("agb", "pregnancy_id")]
+    ).unique()
+    figures: dict[str, list[int]] = {}
+    for agb, n in claimed.group_by("agb").len().iter_rows():
+        figures.setdefault(agb, [0, 0, 0])[0] = n
+    for agb, n in counted.group_by("agb").agg(pl.col("count").cast(pl.Int64).sum()).iter_rows():
+        figures.setdefault(agb, [0, 0, 0])[1] = n
+    for agb, n in cared.join(referred, on="pregnancy_id", how="semi").group_by("agb").len().iter_rows():
+        figures.setdefault(agb, [0, 0, 0])[2] = n
+    return received, {agb: (a, b, c) for agb, (a, b, c) in figures.items()}
 
 
 def simulate(
@@ -206,18 +243,7 @@ def simulate(
     allocations = {key: allocate(key, year, data) for key in keys}
     primary_only = _without_referrals(data)
     without = {key: allocate(key, year, primary_only) for key in keys}
-    received = sum(r.amount_cents for r in data.receipts)
-    referred_ids = {r.pregnancy_id for r in data.pregnancies if r.profile in REFERRED}
-    pregnancies: dict[str, set[str]] = {}
-    for claim in data.shadow_claims:
-        pregnancies.setdefault(claim.agb, set()).add(claim.pregnancy_id)
-    cared: dict[str, set[str]] = {agb: set(ids) for agb, ids in pregnancies.items()}
-    for count in data.activities:
-        if count.pregnancy_id is not None:
-            cared.setdefault(count.agb, set()).add(count.pregnancy_id)
-    activities: dict[str, int] = {}
-    for count in data.activities:
-        activities[count.agb] = activities.get(count.agb, 0) + int(count.count)
+    received, figures = _care_figures(data)
     simulation = Simulation(igo_id, year, current, {k: presets[k] for k in keys}, received, allocations=allocations)
     scored = {q.agb for q in data.quality}
     quality_plans = [key for key in keys if _uses_quality(key, presets)]
@@ -232,9 +258,7 @@ def simulate(
                 member.name,
                 member.discipline.value,
                 {key: allocation.amount(member.agb) for key, allocation in allocations.items()},
-                len(pregnancies.get(member.agb, ())),
-                activities.get(member.agb, 0),
-                len(cared.get(member.agb, set()) & referred_ids),
+                *figures.get(member.agb, (0, 0, 0)),
                 {key: allocation.amount(member.agb) for key, allocation in without.items()},
                 better,
             )

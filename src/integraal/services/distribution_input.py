@@ -26,39 +26,31 @@ objects only at the end (issue 7: a national year's nine IGOs in seconds rather 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from itertools import repeat
 from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, or_, select, true
 
 from integraal.data.loader import load_catalogue
-from integraal.distribution import (
-    ActivityCount,
-    ClientProfile,
-    DistributionInput,
-    Member,
-    PregnancyRow,
-    QualityScore,
-    Receipt,
-    ShadowClaim,
+from integraal.distribution import DistributionInput, InputFrames, Member, QualityScore
+from integraal.distribution.inputs import (
+    ACTIVITY_COLUMNS,
+    OUTCOME_COLUMNS,
+    PREGNANCY_COLUMNS,
+    RECEIPT_COLUMNS,
+    SHADOW_COLUMNS,
 )
-from integraal.distribution.inputs import collector_paused
 from integraal.domain.contract import ContractBook
-from integraal.domain.phase import Phase
 from integraal.domain.provider import Discipline
 from integraal.insight import load_indicators
 from integraal.insight.quality import member_scores, reference_rates
 from integraal.rules.bulk import shadow_amounts
-from integraal.rules.decision import Outcome
 from integraal.rules.engine import DecisionContext
 from integraal.services.access import Action, NotFoundError, Principal, Role, require
 from integraal.services.decisions import PREGNANCY_SCHEMA
@@ -78,10 +70,6 @@ RECEIPT_FRAME = {"pregnancy_id": pl.String(), "phase": pl.String(), "run_id": pl
 DECISION_FRAME = {"pregnancy_id": pl.String(), "phase": pl.String(), "run_id": pl.Int64(), "outcome": pl.String()}
 
 T = TypeVar("T")
-
-_PHASES = {phase.value: phase for phase in Phase}
-_OUTCOMES = {outcome.value: outcome for outcome in Outcome}
-_PROFILES = {profile.value: profile for profile in ClientProfile}
 
 
 def distribution_input(db: Database, principal: Principal, igo_id: str, year: int) -> DistributionInput:
@@ -126,7 +114,7 @@ def distribution_inputs(
             receipts = receipts.join(paid.select("pregnancy_id", "igo_id"), on="pregnancy_id", how="inner").sort(
                 "pregnancy_id", "phase", "amount_cents"
             )
-            rows = _pregnancy_rows(paid, outcomes)
+            profiles, own_outcomes = _pregnancy_frames(paid, outcomes)
             activities, reference = background_read()
             quality = _QualityInputs(db, year, paid, reference)
             if paid.height:
@@ -144,10 +132,9 @@ def distribution_inputs(
         own_members = members.get(igo_id, ())
         agbs = pl.Series("agb", sorted({m.agb for m in own_members}), dtype=pl.String())
         own_paid = paid.filter(pl.col("igo_id") == igo_id)
-        own_receipts = receipts.filter(pl.col("igo_id") == igo_id)
         own_acts = care_of.pop((igo_id,), None)  # None: no care at all
-        shadow: tuple[ShadowClaim, ...] = ()
-        counts: tuple[ActivityCount, ...] = ()
+        shadow = pl.DataFrame(schema=SHADOW_COLUMNS)
+        counts = pl.DataFrame(schema=ACTIVITY_COLUMNS)
         scores: tuple[QualityScore, ...] = ()
         if own_acts is not None and own_acts.height:
             amounts = shadow_amounts(own_paid.select(*PREGNANCY_FRAME), own_acts, no_contracts, end)
@@ -155,15 +142,14 @@ def distribution_inputs(
             care = own_acts.filter(pl.col("agb").is_in(agbs.implode()))
             counts = _activity_counts(care)
             scores = quality.scores(own_paid["pregnancy_id"], care)
-        return DistributionInput(
-            year=year,
-            members=own_members,
-            receipts=_objects(Receipt, own_receipts, ("phase", _PHASES.__getitem__), "amount_cents", "pregnancy_id"),
-            pregnancies=rows(own_paid["pregnancy_id"]),
+        frames = InputFrames(
+            receipts=receipts.filter(pl.col("igo_id") == igo_id).select(*RECEIPT_COLUMNS),
+            pregnancies=profiles.filter(pl.col("igo_id") == igo_id).select(*PREGNANCY_COLUMNS),
+            outcomes=own_outcomes.filter(pl.col("igo_id") == igo_id).select(*OUTCOME_COLUMNS),
             shadow_claims=shadow,
             activities=counts,
-            quality=scores,
         )
+        return DistributionInput.from_frames(year, own_members, frames, scores)
 
     # Two IGOs at a time: one's rows are made in Python while the other's shadow claims are priced in Polars
     # (which lets go of the interpreter): about a second off a national year's plans stage on two cores.
@@ -318,60 +304,44 @@ def _assign_to_paid(activities: pl.DataFrame, paid: pl.DataFrame, trailing_days:
     return pl.concat([named.select(columns), found.select(columns)])
 
 
-def _pregnancy_rows(paid: pl.DataFrame, outcomes: pl.DataFrame) -> Callable[[pl.Series], tuple[PregnancyRow, ...]]:
-    """Rows for the paid-for pregnancies in id order: profile (``services.insight.profile_expr``, the columnar
-    ``derive_client_profile``) and the outcomes sorted by phase; the few distinct outcome tuples are shared."""
-    per_pregnancy = (
-        outcomes.join(paid.select("pregnancy_id"), on="pregnancy_id", how="semi")
+def _pregnancy_frames(paid: pl.DataFrame, outcomes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The paid-for pregnancies in id order with their profile (``services.insight.profile_expr``, the columnar
+    ``derive_client_profile``), and their outcomes sorted by pregnancy and phase; both with ``igo_id``."""
+    profiles = paid.select("pregnancy_id", profile_expr().alias("profile"), "igo_id")
+    own = (
+        outcomes.join(paid.select("pregnancy_id", "igo_id"), on="pregnancy_id", how="inner")
         .sort("pregnancy_id", "phase")
-        .group_by("pregnancy_id", maintain_order=True)
-        .agg((pl.col("phase") + "=" + pl.col("outcome")).str.join(";").alias("outcomes"))
+        .select("pregnancy_id", "phase", "outcome", "igo_id")
     )
-    frame = paid.with_columns(profile_expr()).join(per_pregnancy, on="pregnancy_id", how="left", maintain_order="left")
-    shared: dict[str | None, tuple[tuple[Phase, Outcome], ...]] = {None: ()}
-    for key in frame["outcomes"].unique():
-        if key is not None:
-            pairs = (pair.split("=") for pair in key.split(";"))
-            shared[key] = tuple((_PHASES[phase], _OUTCOMES[outcome]) for phase, outcome in pairs)
-    ids = frame["pregnancy_id"].to_list()
-    built = _objects(
-        PregnancyRow,
-        frame,
-        "pregnancy_id",
-        ("profile", _PROFILES.__getitem__),
-        ("outcomes", shared.__getitem__),
-    )
-    by_id = dict(zip(ids, built, strict=True))
-    return lambda wanted: tuple(map(by_id.__getitem__, wanted.to_list()))
+    return profiles, own
 
 
-def _shadow_claims(amounts: pl.DataFrame, agbs: pl.Series) -> tuple[ShadowClaim, ...]:
-    """The members' monodisciplinary claims of the contract-less decision, per pregnancy, phase and member.
+def _shadow_claims(amounts: pl.DataFrame, agbs: pl.Series) -> pl.DataFrame:
+    """The members' monodisciplinary claims of the contract-less decision, per pregnancy, phase and member
+    (``distribution.inputs.SHADOW_COLUMNS``).
 
     ``amounts`` is ``rules.bulk.shadow_amounts``: the decision's mono lines already summed. The whole decision
     (``decide_frames``) would also order the lines, list their activities and give every activity's outcome,
     none of which a shadow claim needs: a third of this stage's time on a national year."""
-    grouped = (
+    return (
         amounts.lazy()
         .filter(pl.col("claimant_agb").is_in(agbs.implode()), pl.col("amount_cents") != 0)
         .sort("pregnancy_id", "phase", "claimant_agb")
+        .select("pregnancy_id", "phase", pl.col("claimant_agb").alias("agb"), "amount_cents")
         .collect()
     )
-    return _objects(
-        ShadowClaim, grouped, "pregnancy_id", ("phase", _PHASES.__getitem__), "claimant_agb", "amount_cents"
-    )
 
 
-def _activity_counts(care: pl.DataFrame) -> tuple[ActivityCount, ...]:
-    """How often each member did each activity, per pregnancy."""
-    per_type = (
+def _activity_counts(care: pl.DataFrame) -> pl.DataFrame:
+    """How often each member did each activity, per pregnancy (``distribution.inputs.ACTIVITY_COLUMNS``)."""
+    return (
         care.lazy()
         .group_by("agb", "activity_code", "pregnancy_id")
-        .agg(pl.len().alias("n"))
+        .agg(pl.len().cast(pl.Decimal(38, 0)).alias("count"))
         .sort("agb", "activity_code", "pregnancy_id")
+        .select("agb", pl.col("activity_code").alias("activity_type"), "count", "pregnancy_id")
         .collect()  # one query: Polars plans the group-by and sort together (twice as fast as eager steps)
     )
-    return _objects(ActivityCount, per_type, "agb", "activity_code", ("n", Decimal), "pregnancy_id")
 
 
 def _reference_years(year: int) -> list[int]:
@@ -418,40 +388,3 @@ class _QualityInputs:
             return ()
         scores = member_scores(self.indicators, own, care.select("agb", "pregnancy_id"), rates=rates)
         return tuple(QualityScore(s.agb, s.indicator_id, s.score) for s in scores)
-
-
-def _objects(kind: type[T], frame: pl.DataFrame, *fields: str | tuple[str, Callable[[Any], Any]]) -> tuple[T, ...]:
-    """One ``kind`` per row of ``frame``, from its columns in ``fields`` order (a pair converts its column).
-
-    A conversion runs once per distinct value (the few phases, profiles and counts become shared, immutable
-    objects); the garbage collector is paused while the rows are made (``collector_paused``)."""
-    columns: list[Iterable[Any]] = []
-    for item in fields:
-        name, convert = item if isinstance(item, tuple) else (item, None)
-        values = frame[name].to_list()
-        columns.append(values if convert is None else map({v: convert(v) for v in set(values)}.__getitem__, values))
-    with collector_paused():
-        return _rows(kind, columns, frame.height)
-
-
-def _rows(kind: type[T], columns: Sequence[Iterable[Any]], height: int) -> tuple[T, ...]:
-    """``height`` rows ``kind(*values)``, one value from each of ``columns`` (every field, in order).
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which is most of the cost
-    of three million rows. The input's own row types only store their fields (slotted, no ``__post_init__``), so
-    they are made empty and filled column by column through their slot descriptors, in C loops: the same
-    objects (equal, same hash and repr) at half the cost. Any other ``kind`` is called as usual."""
-    names = _STORED_ONLY.get(kind)
-    if names is None or hasattr(kind, "__post_init__"):
-        return tuple(map(kind, *columns))
-    rows: tuple[T, ...] = tuple(map(object.__new__, repeat(kind, height)))
-    for name, values in zip(names, columns, strict=True):
-        deque(map(getattr(kind, name).__set__, rows, values), maxlen=0)
-    return rows
-
-
-_STORED_ONLY: dict[type, tuple[str, ...]] = {
-    kind: tuple(f.name for f in dataclasses.fields(kind))
-    for kind in (Receipt, PregnancyRow, ShadowClaim, ActivityCount)
-}
-"""The fields of the row types whose ``__init__`` only stores its arguments: what :func:`_rows` may make without."""

@@ -18,7 +18,7 @@ total is split with the one largest-remainder function.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -147,7 +147,7 @@ def funding_scenarios(
         (PlanStep("capitation", capitation.parameters_from_mapping({"attribution": "activities"}), "profielgeld"),),
         "profielen",
     )
-    allocation = run_plan(plan, replace(data, receipts=tuple(profile_money)))
+    allocation = run_plan(plan, data.replace(receipts=tuple(profile_money)))
     for agb in members:
         members[agb]["profiles"] = allocation.amount(agb) + fees[agb]
 

@@ -412,7 +412,7 @@ def close_period(
     with db.unit_of_work(lock="claims") as connection:
         _refuse_if_closed(connection, period_id)
         money = period_money(connection, igo_id, year)
-        data = dataclasses.replace(data, receipts=receipts_from_money(money))
+        data = data.replace(receipts=receipts_from_money(money))
         try:
             allocation = allocate_from_json(recipe, data)
         except (InvalidInputError, ParameterError) as error:
@@ -558,7 +558,7 @@ def _adjustments(
                 changes.append((key, accounted.get(key, 0), now.amount_cents, now))
         if not changes:
             continue
-        corrected = dataclasses.replace(input_from_json(period.input_json), receipts=receipts_from_money(money))
+        corrected = input_from_json(period.input_json).replace(receipts=receipts_from_money(money))
         try:
             allocation = allocate_from_json(period.plan_json, corrected)
         except (InvalidInputError, ParameterError) as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 from random import Random
 
@@ -114,12 +113,11 @@ def shuffled(data: DistributionInput, seed: int) -> DistributionInput:
         rng.shuffle(out)
         return tuple(out)
 
-    return dataclasses.replace(
-        data,
-        members=mix(data.members),  # type: ignore[arg-type]
-        receipts=mix(data.receipts),  # type: ignore[arg-type]
-        pregnancies=mix(data.pregnancies),  # type: ignore[arg-type]
-        shadow_claims=mix(data.shadow_claims),  # type: ignore[arg-type]
-        activities=mix(data.activities),  # type: ignore[arg-type]
-        quality=mix(data.quality),  # type: ignore[arg-type]
+    return data.replace(
+        members=mix(data.members),
+        receipts=mix(data.receipts),
+        pregnancies=mix(data.pregnancies),
+        shadow_claims=mix(data.shadow_claims),
+        activities=mix(data.activities),
+        quality=mix(data.quality),
     )

@@ -27,7 +27,7 @@ from integraal.distribution import (
     ShadowClaim,
 )
 from integraal.distribution.allocation import fixed_point
-from integraal.distribution.inputs import collector_paused
+from integraal.distribution.inputs import _made, collector_paused, rows_of
 from integraal.distribution.models.capitation import (
     DEFAULT_WEIGHTS,
     CapitationParameters,
@@ -37,7 +37,6 @@ from integraal.distribution.models.capitation import (
 from integraal.domain.phase import PHASES, Phase
 from integraal.domain.provider import Discipline
 from integraal.rules.decision import Outcome
-from integraal.services.distribution_input import _objects, _rows
 
 AGBS = ("11111111", "22222222", "33333333")
 PIDS = ("P1", "P2", "P3", "P4")
@@ -231,7 +230,7 @@ def test_rows_made_from_columns_are_the_rows_the_constructor_makes(
         orient="row",
     )
     phases = {p.value: p for p in PHASES}
-    made = _objects(ShadowClaim, frame, "pregnancy_id", ("phase", phases.__getitem__), "agb", "amount_cents")
+    made = rows_of(ShadowClaim, frame, "pregnancy_id", ("phase", phases.__getitem__), "agb", "amount_cents")
     expected = tuple(ShadowClaim(*row) for row in claims)
     assert made == expected
     assert [hash(r) for r in made] == [hash(r) for r in expected]
@@ -245,20 +244,20 @@ def test_rows_made_from_columns_are_the_rows_the_constructor_makes(
         schema={"agb": pl.String, "kind": pl.String, "n": pl.String, "pid": pl.String},
         orient="row",
     )
-    counted = _objects(ActivityCount, decimal_frame, "agb", "kind", ("n", Decimal), "pid")
+    counted = rows_of(ActivityCount, decimal_frame, "agb", "kind", ("n", Decimal), "pid")
     assert counted == tuple(ActivityCount(agb, kind, n, pid) for agb, kind, n, pid in activities)
     assert [str(r.count) for r in counted] == [str(n) for _, _, n, _ in activities]
 
 
 @pytest.mark.parametrize("kind", [Receipt, PregnancyRow, ShadowClaim, ActivityCount])
 def test_the_row_types_made_from_columns_only_store_their_fields(kind: type) -> None:
-    """What lets ``_rows`` skip their ``__init__``: it stores each argument as it is, and nothing else."""
+    """What lets ``_made`` skip their ``__init__``: it stores each argument as it is, and nothing else."""
     names = [f.name for f in dataclasses.fields(kind)]
     values = [object() for _ in names]
     built = kind(*values)
     assert not hasattr(kind, "__post_init__") and not hasattr(built, "__dict__")
     assert all(getattr(built, name) is value for name, value in zip(names, values, strict=True))
-    (made,) = _rows(kind, [[value] for value in values], 1)
+    (made,) = _made(kind, [[value] for value in values], 1)
     assert type(made) is kind and made == built and repr(made) == repr(built)
 
 
@@ -279,10 +278,10 @@ def test_rows_of_a_kind_that_checks_its_values_are_made_by_its_constructor() -> 
 
     frame = pl.DataFrame({"cents": [1, -1]})
     with pytest.raises(ValueError, match="negative"):
-        _objects(Checked, frame, "cents")
-    assert _objects(Plain, frame, "cents") == (Plain(1), Plain(-1))
+        rows_of(Checked, frame, "cents")
+    assert rows_of(Plain, frame, "cents") == (Plain(1), Plain(-1))
     assert (
-        _objects(
+        rows_of(
             Receipt,
             pl.DataFrame({"p": [], "c": [], "i": []}, schema=[("p", pl.String), ("c", pl.Int64), ("i", pl.String)]),
             "p",

@@ -106,7 +106,7 @@ def test_more_claimable_care_never_earns_a_member_less(
     """Shadow FFS (and shares within a discipline by claims): one more integral shadow claim for a member, all
     else equal, never lowers its amount."""
     agb = data.members[pick % len(data.members)].agb
-    more = dataclasses.replace(data, shadow_claims=(*data.shadow_claims, ShadowClaim("NEW", phase, agb, extra)))
+    more = data.replace(shadow_claims=(*data.shadow_claims, ShadowClaim("NEW", phase, agb, extra)))
     assert run(name, more).amount(agb) >= run(name, data).amount(agb)
 
 
@@ -122,7 +122,7 @@ def test_relative_value_more_activities_never_earn_less(
 ) -> None:
     agb = data.members[pick % len(data.members)].agb
     params = VARIANTS["relative_value"]
-    more = dataclasses.replace(data, activities=(*data.activities, ActivityCount(agb, kind, Decimal(count))))
+    more = data.replace(activities=(*data.activities, ActivityCount(agb, kind, Decimal(count))))
     assert run("relative_value", more, params).amount(agb) >= run("relative_value", data, params).amount(agb)
 
 
@@ -138,8 +138,7 @@ def test_capitation_one_more_weighted_pregnancy_never_earns_less(
 ) -> None:
     """A member who alone cares for one more pregnancy (any profile with positive weight) never gets less."""
     agb = data.members[pick % len(data.members)].agb
-    more = dataclasses.replace(
-        data,
+    more = data.replace(
         pregnancies=(*data.pregnancies, PregnancyRow("NEW", profile)),
         shadow_claims=(*data.shadow_claims, ShadowClaim("NEW", PHASES[0], agb, care)),
     )
@@ -152,12 +151,11 @@ def test_capitation_a_heavier_profile_for_a_members_own_pregnancy_never_earns_it
     data: DistributionInput, pick: int, heavier: ClientProfile
 ) -> None:
     agb = data.members[pick % len(data.members)].agb
-    light = dataclasses.replace(
-        data,
+    light = data.replace(
         pregnancies=(*data.pregnancies, PregnancyRow("OWN", ClientProfile.ENDED_EARLY)),
         shadow_claims=(*data.shadow_claims, ShadowClaim("OWN", PHASES[0], agb, 1_000)),
     )
-    heavy = dataclasses.replace(light, pregnancies=(*data.pregnancies, PregnancyRow("OWN", heavier)))
+    heavy = light.replace(pregnancies=(*data.pregnancies, PregnancyRow("OWN", heavier)))
     # ENDED_EARLY has the lowest default weight, so any other profile is at least as heavy.
     assert run("capitation", heavy).amount(agb) >= run("capitation", light).amount(agb)
 
@@ -167,8 +165,8 @@ def test_capitation_a_heavier_profile_for_a_members_own_pregnancy_never_earns_it
 def test_quality_pool_a_higher_score_never_earns_less(data: DistributionInput, pick: int, indicator: str) -> None:
     agb = data.members[pick % len(data.members)].agb
     others = tuple(q for q in data.quality if (q.agb, q.indicator) != (agb, indicator))
-    low = dataclasses.replace(data, quality=(*others, QualityScore(agb, indicator, Decimal("0.2"))))
-    high = dataclasses.replace(data, quality=(*others, QualityScore(agb, indicator, Decimal("0.9"))))
+    low = data.replace(quality=(*others, QualityScore(agb, indicator, Decimal("0.2"))))
+    high = data.replace(quality=(*others, QualityScore(agb, indicator, Decimal("0.9"))))
     for params in (QualityPoolParameters(), VARIANTS["quality_pool"]):
         assert run("quality_pool", high, params).amount(agb) >= run("quality_pool", low, params).amount(agb)
 
@@ -178,7 +176,7 @@ def test_quality_pool_a_higher_score_never_earns_less(data: DistributionInput, p
 def test_availability_more_committed_units_never_earn_less(data: DistributionInput, pick: int, extra: int) -> None:
     target = data.members[pick % len(data.members)]
     bigger = dataclasses.replace(target, availability_units=target.availability_units + extra)
-    more = dataclasses.replace(data, members=tuple(bigger if m is target else m for m in data.members))
+    more = data.replace(members=tuple(bigger if m is target else m for m in data.members))
     params = VARIANTS["availability"]
     assert run("availability", more, params).amount(target.agb) >= run("availability", data, params).amount(target.agb)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import polars as pl
+
 from integraal.distribution.allocation import (
     FIXED_POINT,
     Allocation,
@@ -23,7 +25,7 @@ from integraal.distribution.allocation import (
     fmt_decimal,
     split_lines,
 )
-from integraal.distribution.inputs import PROFILE_NAMES, ClientProfile, DistributionInput, collector_paused
+from integraal.distribution.inputs import PROFILE_NAMES, ClientProfile, DistributionInput
 from integraal.distribution.parameters import ParameterKind, Parameters, as_dict, parameter, table
 from integraal.distribution.registry import Model, StepKind, register
 
@@ -62,55 +64,64 @@ class CapitationParameters(Parameters):
     )
 
 
-def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, dict[str, int]]:
-    """Per pregnancy: each member's integer share basis of her care."""
-    care: dict[str, dict[str, int]] = {}
+def care_frame(data: DistributionInput, attribution: str) -> pl.DataFrame:
+    """Per pregnancy and member the integer share basis of her care (``pregnancy_id``, ``agb``, ``share``):
+    her integral shadow claims summed (``claims``), or her activity counts summed, in millionths (``activities``)."""
     if attribution == "claims":
-        for claim in data.integral_shadow_claims():
-            per = care.get(claim.pregnancy_id)
-            if per is None:
-                per = care[claim.pregnancy_id] = {}
-            per[claim.agb] = per.get(claim.agb, 0) + claim.amount_cents
-        return care
-    counts: dict[str, dict[str, Decimal]] = {}
-    for row in data.activities:
-        if row.pregnancy_id is not None:
-            per_d = counts.get(row.pregnancy_id)
-            if per_d is None:
-                per_d = counts[row.pregnancy_id] = {}
-            per_d[row.agb] = per_d.get(row.agb, _ZERO) + row.count
-    # A national year's sums are a few small numbers: each distinct one is made fixed-point once (a cache by
-    # value is exact, as ``fixed_point`` depends on the number alone).
-    points: dict[Decimal, int] = {}
-    for pregnancy_id, per_d in counts.items():
-        per = care[pregnancy_id] = {}
-        for agb, count in per_d.items():
-            point = points.get(count)
-            if point is None:
-                point = points[count] = fixed_point(count)
-            per[agb] = point
+        return (
+            data.integral_shadow_frame()
+            .group_by("pregnancy_id", "agb", maintain_order=True)
+            .agg(pl.col("amount_cents").sum().cast(pl.Int128).alias("share"))
+        )
+    counted = (
+        data.frame("activities")
+        .filter(pl.col("pregnancy_id").is_not_null())
+        .group_by("pregnancy_id", "agb", maintain_order=True)
+        .agg(pl.col("count").sum().cast(pl.String).alias("count"))
+    )
+    # A national year's sums are a few small numbers: each distinct one is made fixed-point once, exactly as
+    # ``fixed_point`` does (half-up), and joined back by its text.
+    distinct = counted["count"].unique().to_list()
+    points = pl.DataFrame(
+        {"count": distinct, "share": [fixed_point(Decimal(c)) for c in distinct]},
+        schema={"count": pl.String(), "share": pl.Int128()},
+    )
+    return counted.join(points, on="count", how="left", maintain_order="left").drop("count")
+
+
+def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, dict[str, int]]:
+    """Per pregnancy: each member's integer share basis of her care (:func:`care_frame` as dictionaries)."""
+    care: dict[str, dict[str, int]] = {}
+    for pregnancy_id, agb, share in care_frame(data, attribution).iter_rows():
+        care.setdefault(pregnancy_id, {})[agb] = share
     return care
 
 
 def weighted_pregnancies(data: DistributionInput, params: CapitationParameters) -> dict[str, int]:
-    """``W_i`` in millionths of a weighted pregnancy, for every member."""
+    """``W_i`` in millionths of a weighted pregnancy, for every member: in columns, with 128-bit integers (a
+    weight of at most 10⁹ millionths times a share never overflows them), each term floored as ``//`` does."""
     weights = as_dict(params.weights)
-    with collector_paused():  # a national year's care is a few hundred thousand new dicts
-        care = care_per_pregnancy(data, params.attribution)
+    profile_weights = pl.DataFrame(
+        {
+            "profile": [p.value for p in ClientProfile],
+            "w": [fixed_point(weights.get(p.value, _ZERO)) for p in ClientProfile],
+        },
+        schema={"profile": pl.String(), "w": pl.Int128()},
+    )
+    care = care_frame(data, params.attribution)
+    totals = care.group_by("pregnancy_id").agg(pl.col("share").sum().alias("total"))
+    weighted = (
+        data.frame("pregnancies")
+        .join(profile_weights, on="profile", how="inner")  # every pregnancy row, repeated ones too
+        .filter(pl.col("w") != 0)
+        .join(totals.filter(pl.col("total") != 0), on="pregnancy_id", how="inner")
+        .join(care, on="pregnancy_id", how="inner")
+        .group_by("agb")
+        .agg((pl.col("w") * pl.col("share") // pl.col("total")).sum().alias("weighted"))
+    )
     result = dict.fromkeys(data.member_agbs(), 0)
-    weight_of: dict[ClientProfile, int] = {}
-    for row in data.pregnancies:
-        w = weight_of.get(row.profile)
-        if w is None:
-            w = weight_of[row.profile] = fixed_point(weights.get(row.profile.value, _ZERO))
-        per = care.get(row.pregnancy_id)
-        if not per or w == 0:
-            continue
-        total = sum(per.values())
-        if total == 0:
-            continue
-        for agb, share in per.items():
-            result[agb] += w * share // total
+    for agb, value in weighted.iter_rows():
+        result[agb] += int(value)
     return result
 
 
