@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from integraal.distribution.allocation import fixed_point
 from integraal.domain.phase import PHASES, Phase
 from integraal.domain.pregnancy import NO_BIRTH_ENDINGS, Pregnancy, ReferralStage
 from integraal.domain.provider import Discipline
@@ -325,6 +326,10 @@ class DistributionInput:
             rows,
             frames,
         )
+        # The views that look at nothing changed stay valid (a simulation varies one member's scores at a time).
+        for key, view in self._memo.items():
+            if not _VIEW_INPUTS[key if isinstance(key, str) else key[0]] & set(changes):
+                made._memo[key] = view
         return made
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -514,6 +519,23 @@ class DistributionInput:
                 problems.append(InputProblem("members", m.agb, "'IGO' is reserved for the IGO's own share"))
             if m.availability_units < 0:
                 problems.append(InputProblem("members", m.agb, "availability units must not be negative"))
+        problems += self._once("table_problems", lambda: self._table_problems(agbs))
+        seen_scores: set[tuple[str, str]] = set()
+        for q in self.quality:
+            key = f"{q.agb}/{q.indicator}"
+            if q.agb not in agbs:
+                problems.append(InputProblem("quality", key, "not a member"))
+            if (q.agb, q.indicator) in seen_scores:
+                problems.append(InputProblem("quality", key, "duplicate score"))
+            seen_scores.add((q.agb, q.indicator))
+            if not Decimal(0) <= q.score <= Decimal(1):
+                problems.append(InputProblem("quality", key, "score must lie between 0 and 1"))
+        return problems
+
+    def _table_problems(self, agbs: set[str]) -> list[InputProblem]:
+        """The problems of the bulky tables (``agbs``: the members'), kept apart from those of the members and
+        scores: a simulation varies a member's scores on the same tables."""
+        problems: list[InputProblem] = []
         for phase, total in self.received_by_phase().items():
             if total < 0:
                 problems.append(InputProblem("receipts", phase.value, "money received for a phase is negative"))
@@ -546,17 +568,35 @@ class DistributionInput:
                 problems.append(InputProblem("activities", key, "not a member"))
             if is_negative:
                 problems.append(InputProblem("activities", key, "count must not be negative"))
-        seen_scores: set[tuple[str, str]] = set()
-        for q in self.quality:
-            key = f"{q.agb}/{q.indicator}"
-            if q.agb not in agbs:
-                problems.append(InputProblem("quality", key, "not a member"))
-            if (q.agb, q.indicator) in seen_scores:
-                problems.append(InputProblem("quality", key, "duplicate score"))
-            seen_scores.add((q.agb, q.indicator))
-            if not Decimal(0) <= q.score <= Decimal(1):
-                problems.append(InputProblem("quality", key, "score must lie between 0 and 1"))
         return problems
+
+    def care_shares(self, attribution: str) -> pl.DataFrame:
+        """Per pregnancy and member the integer basis of its share of her care (``pregnancy_id``, ``agb``,
+        ``share`` as a 128-bit integer): her integral shadow claims summed (``claims``), or her activity counts
+        summed and made fixed-point (``activities``, in millionths, half-up). What capitation attributes by."""
+        return self._once(("care_shares", attribution), lambda: self._care_shares(attribution))
+
+    def _care_shares(self, attribution: str) -> pl.DataFrame:
+        if attribution == "claims":
+            return (
+                self.integral_shadow_frame()
+                .group_by("pregnancy_id", "agb", maintain_order=True)
+                .agg(pl.col("amount_cents").sum().cast(pl.Int128).alias("share"))
+            )
+        if attribution != "activities":
+            raise ValueError(f"unknown attribution {attribution!r}: claims or activities")
+        counted = (
+            self.frame("activities")
+            .filter(pl.col("pregnancy_id").is_not_null())
+            .group_by("pregnancy_id", "agb", maintain_order=True)
+            .agg(pl.col("count").sum().cast(pl.String).alias("count"))
+        )
+        # A national year's sums are a few small numbers: each distinct one is made fixed-point once, exactly as
+        # ``allocation.fixed_point`` does (half-up), and joined back by its text.
+        distinct = counted["count"].unique().to_list()
+        shares = [fixed_point(Decimal(c)) for c in distinct]
+        points = pl.DataFrame({"count": distinct, "share": shares}, schema={"count": pl.String(), "share": pl.Int128()})
+        return counted.join(points, on="count", how="left", maintain_order="left").drop("count")
 
     def check(self) -> None:
         """Raise :class:`InvalidInputError` listing every problem, if there are any."""
@@ -576,6 +616,18 @@ def _rebuilt(
     made._init(year, members, quality, rows, frames)
     return made
 
+
+_VIEW_INPUTS: dict[str, frozenset[str]] = {
+    "received_by_phase": frozenset({"receipts"}),
+    "integral_shadow_frame": frozenset({"shadow_claims", "pregnancies"}),
+    "integral_shadow_claims": frozenset({"shadow_claims", "pregnancies"}),
+    "shadow_by_member": frozenset({"shadow_claims", "pregnancies", "members"}),
+    "activity_by_member": frozenset({"activities", "members"}),
+    "problems": frozenset({"year", "members", "quality", *_TABLES}),
+    "table_problems": frozenset({"members", *_TABLES}),
+    "care_shares": frozenset({"shadow_claims", "pregnancies", "activities"}),
+}
+"""What each memoised view of :class:`DistributionInput` is derived from: ``replace`` keeps the others."""
 
 _SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "receipts": RECEIPT_COLUMNS,

@@ -20,8 +20,10 @@ from integraal.distribution import (
     ClientProfile,
     DistributionInput,
     InputFrames,
+    InputProblem,
     Member,
     PregnancyRow,
+    QualityScore,
     Receipt,
     ShadowClaim,
     models,
@@ -173,3 +175,36 @@ def test_a_count_that_is_not_a_number_is_refused_when_made_columns() -> None:
     data = DistributionInput(YEAR, (), activities=(ActivityCount("1", "consult", Decimal("NaN")),))
     with pytest.raises(ValueError, match="not a finite number"):
         data.activity_by_member()
+
+
+def test_replace_keeps_the_views_of_what_it_did_not_change_and_derives_the_others_again() -> None:
+    data = national_like()
+    for view in (data.shadow_by_member, data.activity_by_member, data.problems):
+        view()
+    data.care_shares("activities")
+    scored = data.replace(quality=(QualityScore("11111111", "sectio", Decimal(2)),))
+    assert scored.shadow_by_member() is not None and "shadow_by_member" in scored._memo  # kept, not derived again
+    assert ("care_shares", "activities") in scored._memo
+    assert scored.problems() == [InputProblem("quality", "11111111/sectio", "score must lie between 0 and 1")]
+    assert data.problems() == []
+
+    more = data.replace(shadow_claims=(*data.shadow_claims, ShadowClaim("P1", Phase.NATAL, "22222222", 5_000)))
+    assert "shadow_by_member" not in more._memo and ("care_shares", "activities") not in more._memo
+    assert more.shadow_by_member()["22222222"] == data.shadow_by_member()["22222222"] + 5_000
+    assert more.activity_by_member() == data.activity_by_member()
+    fewer = data.replace(members=data.members[:1])
+    assert fewer.problems() == [
+        InputProblem("shadow_claims", "P2/prenatal/22222222", "not a member"),
+        InputProblem("activities", "22222222/kraam_hour", "not a member"),
+    ]
+
+
+def test_care_shares_know_two_attributions() -> None:
+    data = national_like()
+    assert data.care_shares("activities").rows() == [("P1", "11111111", 3_000_000), ("P2", "22222222", 40_000_000)]
+    assert data.care_shares("claims").sort("pregnancy_id").rows() == [
+        ("P1", "11111111", 30_000),
+        ("P2", "22222222", 10_000),  # the natal claim of P2 is of a phase that fell back
+    ]
+    with pytest.raises(ValueError, match="unknown attribution"):
+        data.care_shares("hours")

@@ -64,35 +64,10 @@ class CapitationParameters(Parameters):
     )
 
 
-def care_frame(data: DistributionInput, attribution: str) -> pl.DataFrame:
-    """Per pregnancy and member the integer share basis of her care (``pregnancy_id``, ``agb``, ``share``):
-    her integral shadow claims summed (``claims``), or her activity counts summed, in millionths (``activities``)."""
-    if attribution == "claims":
-        return (
-            data.integral_shadow_frame()
-            .group_by("pregnancy_id", "agb", maintain_order=True)
-            .agg(pl.col("amount_cents").sum().cast(pl.Int128).alias("share"))
-        )
-    counted = (
-        data.frame("activities")
-        .filter(pl.col("pregnancy_id").is_not_null())
-        .group_by("pregnancy_id", "agb", maintain_order=True)
-        .agg(pl.col("count").sum().cast(pl.String).alias("count"))
-    )
-    # A national year's sums are a few small numbers: each distinct one is made fixed-point once, exactly as
-    # ``fixed_point`` does (half-up), and joined back by its text.
-    distinct = counted["count"].unique().to_list()
-    points = pl.DataFrame(
-        {"count": distinct, "share": [fixed_point(Decimal(c)) for c in distinct]},
-        schema={"count": pl.String(), "share": pl.Int128()},
-    )
-    return counted.join(points, on="count", how="left", maintain_order="left").drop("count")
-
-
 def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, dict[str, int]]:
-    """Per pregnancy: each member's integer share basis of her care (:func:`care_frame` as dictionaries)."""
+    """Per pregnancy: each member's integer share basis of her care (``DistributionInput.care_shares``)."""
     care: dict[str, dict[str, int]] = {}
-    for pregnancy_id, agb, share in care_frame(data, attribution).iter_rows():
+    for pregnancy_id, agb, share in data.care_shares(attribution).iter_rows():
         care.setdefault(pregnancy_id, {})[agb] = share
     return care
 
@@ -108,7 +83,7 @@ def weighted_pregnancies(data: DistributionInput, params: CapitationParameters) 
         },
         schema={"profile": pl.String(), "w": pl.Int128()},
     )
-    care = care_frame(data, params.attribution)
+    care = data.care_shares(params.attribution)
     totals = care.group_by("pregnancy_id").agg(pl.col("share").sum().alias("total"))
     weighted = (
         data.frame("pregnancies")
