@@ -26,7 +26,7 @@ from integraal.rules.decision import ActivityOutcome, Disposition, PregnancyDeci
 from integraal.rules.engine import decide_bundle
 from integraal.rules.matching import TrajectoryIndex
 from integraal.rules.reasons import ReasonCode
-from integraal.services import audit
+from integraal.services import audit, decisions
 from integraal.services.access import SYSTEM
 from integraal.services.decisions import RunSummary, _iter_groups, decide_all
 from integraal.services.imports import import_files
@@ -318,11 +318,16 @@ def same_summary(new: RunSummary, reference: RunSummary) -> None:
             assert value == expected, name
 
 
-def test_a_columnar_run_stores_exactly_what_the_engine_path_stores(region):
+@pytest.mark.parametrize("part", [None, 37], ids=["whole", "in-parts"])
+def test_a_columnar_run_stores_exactly_what_the_engine_path_stores(region, monkeypatch, part):
+    """Also decided in parts of 37 pregnancies (17 here), each stored while the next is decided."""
+    if part is not None:
+        monkeypatch.setattr(decisions, "PART_PREGNANCIES", part)
     with region.unit_of_work() as connection:
         overlaps = set(connection.execute(select(tables.reported_overlaps.c.pregnancy_id)).scalars())
     ticks: list[int] = []
     new = decide_all(region, AS_OF, actor="columnar", progress=ticks.append)
+    assert len(ticks) == (1 if part is None else -(-new.pregnancies // part))
     reference = reference_decide_all(region, AS_OF, actor="columnar")
     same_summary(new, reference)
     assert sum(ticks) == new.pregnancies
@@ -351,7 +356,10 @@ def test_the_per_pregnancy_path_for_on_decision_stores_the_same(region):
     assert stored_run(region, new.run_id) == stored_run(region, reference.run_id)
 
 
-def test_deciding_some_pregnancies_stores_the_same(region):
+@pytest.mark.parametrize("part", [None, 7], ids=["whole", "in-parts"])
+def test_deciding_some_pregnancies_stores_the_same(region, monkeypatch, part):
+    if part is not None:
+        monkeypatch.setattr(decisions, "PART_PREGNANCIES", part)
     with region.unit_of_work() as connection:
         overlaps = sorted(set(connection.execute(select(tables.reported_overlaps.c.pregnancy_id)).scalars()))
         bsn = connection.execute(

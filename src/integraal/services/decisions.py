@@ -10,8 +10,10 @@ version.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -120,19 +122,89 @@ def decide_all(
     del activities
     # Activities of trajectories not decided here come back with a null pregnancy id and are left out: they were
     # reported as unmatched or are not this run's (some pregnancies).
+    parts: Iterator[BulkRun]
     if objects:
         mine = assigned.filter(pl.col("pregnancy_id").is_not_null())
-        decided = run_of(_decide_one_by_one(objects, mine, context, as_of, on_decision, progress))
+        parts = iter([run_of(_decide_one_by_one(objects, mine, context, as_of, on_decision, progress))])
     else:
-        decided = decide_run(pregnancies, assigned, context, as_of)
-        if progress is not None and pregnancies.height:
-            progress(pregnancies.height)
+        parts = _decided_in_parts(
+            pregnancies, assigned, context, as_of, progress, parts=_parts_for(pregnancies.height, store)
+        )
     del assigned
 
-    summary = _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
-    if store:
-        summary.run_id = _store_run(db, as_of, actor, pregnancies, decided, unmatched, summary, owed)
-    return summary
+    def summarise(decided: BulkRun) -> RunSummary:
+        return _summarise(decided, unmatched, as_of, pregnancies.height, loaded)
+
+    if not store:
+        return summarise(_whole(list(parts)))
+    return _store_run(db, as_of, actor, pregnancies, parts, unmatched, summarise, owed)
+
+
+PART_PREGNANCIES = 40_000
+"""A stored run of more pregnancies is decided in parts of about this many, each while the one before is written
+(the columnar engine lets go of the interpreter): a national year's decide stage ≈1.5 s shorter."""
+
+
+def _parts_for(pregnancies: int, store: bool) -> int:
+    return max(1, -(-pregnancies // PART_PREGNANCIES)) if store else 1
+
+
+def _decided_in_parts(
+    pregnancies: pl.DataFrame,
+    activities: pl.DataFrame,
+    context: DecisionContext,
+    as_of: date,
+    progress: Callable[[int], None] | None,
+    *,
+    parts: int,
+) -> Iterator[BulkRun]:
+    """``decide_run`` over ``parts`` slices of the pregnancies (in id order, each with its activities), the next
+    one decided in a worker thread while the caller stores the one given. The parts' frames, concatenated in
+    order, are the whole run's (a pregnancy is decided from its own activities alone; phases, lines and the
+    activities not claimed come in pregnancy order); their tallies add up."""
+    if pregnancies.height == 0 or parts <= 1:
+        decided = decide_run(pregnancies, activities, context, as_of)
+        if progress is not None and pregnancies.height:
+            progress(pregnancies.height)
+        yield decided
+        return
+    numbered = pregnancies.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) * parts // pl.len()).alias("_part"))
+    # An activity whose trajectory is not among the pregnancies goes with the last part (the engine reports it).
+    of_part = activities.join(
+        numbered.select("pregnancy_id", "_part"), on="pregnancy_id", how="left", maintain_order="left"
+    ).with_columns(pl.col("_part").fill_null(parts - 1))
+    own = of_part.partition_by("_part", as_dict=True, include_key=False)  # one pass, not one filter per part
+    slices = [
+        (numbered.filter(pl.col("_part") == n).drop("_part"), own.pop((n,), activities.clear())) for n in range(parts)
+    ]
+    del numbered, of_part
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-decide") as worker:
+        coming = worker.submit(decide_run, *slices[0], context, as_of)
+        for n in range(parts):
+            decided = coming.result()
+            if n + 1 < parts:
+                coming = worker.submit(decide_run, *slices[n + 1], context, as_of)
+            if progress is not None:
+                progress(slices[n][0].height)
+            slices[n] = (pregnancies.clear(), activities.clear())  # let go of a part once decided
+            yield decided
+
+
+def _whole(parts: Sequence[BulkRun]) -> BulkRun:
+    """The parts of a run as one (their frames in order; tallies added up)."""
+    if len(parts) == 1:
+        return parts[0]
+    tally = (
+        pl.concat([part.tally for part in parts])
+        .group_by("disposition", "reason", maintain_order=True)
+        .agg(pl.col("n").sum())
+    )
+    return BulkRun(
+        phases=pl.concat([part.phases for part in parts]),
+        claims=pl.concat([part.claims for part in parts]),
+        unclaimed=pl.concat([part.unclaimed for part in parts]),
+        tally=tally.with_columns(pl.col("n").cast(pl.UInt32)),
+    )
 
 
 def _owed_redecisions(connection: Connection, pregnancy_ids: Sequence[str] | None) -> list[tuple[str, str, str]]:
@@ -279,47 +351,61 @@ def _store_run(
     as_of: date,
     actor: str,
     pregnancies: pl.DataFrame,
-    decided: BulkRun,
+    parts: Iterator[BulkRun],
     unmatched: pl.Series,
-    summary: RunSummary,
+    summarise: Callable[[BulkRun], RunSummary],
     owed: Sequence[tuple[str, str, str]] = (),
-) -> int:
-    """Write the run set-wise from the frames, in one transaction, and audit it; the ``owed`` reported
-    overlaps it read (their pregnancies decided here) are marked decided in it, in the same transaction."""
-    phase_rows = decided.phases.join(
-        pregnancies.select("pregnancy_id", "igo_id", "uzovi"), on="pregnancy_id", how="left", maintain_order="left"
-    )
-    claim_rows = decided.claims.with_row_index("line_no", offset=1).with_columns(pl.col("line_no").cast(pl.Int64))
-    # Only activities that were not claimed are stored (claimed ones are listed on their line), in pregnancy and
-    # activity id order, and the unmatched.
-    outcome_rows = pl.concat(
-        [
-            decided.unclaimed.sort("pregnancy_id", "activity_id"),
-            pl.DataFrame({"activity_id": unmatched}).select(
-                "activity_id",
-                pl.lit(None, dtype=pl.String).alias("pregnancy_id"),
-                pl.lit(Disposition.REPORTED.value, dtype=pl.String).alias("disposition"),
-                pl.lit(ReasonCode.NO_TRAJECTORY.value, dtype=pl.String).alias("reason"),
-                pl.lit(None, dtype=pl.String).alias("phase"),
-            ),
-        ]
-    )
-    versions = sorted(v for v in phase_rows["ruleset_version"].unique().to_list() if v)
+) -> RunSummary:
+    """Write the run set-wise, part after part as they are decided (:func:`_decided_in_parts`), in one
+    transaction, and audit it; the ``owed`` reported overlaps it read (their pregnancies decided here) are marked
+    decided in it, in the same transaction. The summary of the whole run, with its id."""
+    first = next(parts)  # decided before the transaction begins (a caller's progress sees no write under way)
+    owners = pregnancies.select("pregnancy_id", "igo_id", "uzovi")
+    done: list[BulkRun] = []
     with db.unit_of_work() as connection:
         result = connection.execute(
             insert(tables.decision_runs).values(
                 as_of=as_of,
                 created_at=datetime.now(UTC),
                 actor=actor,
-                pregnancies=summary.pregnancies,
-                ruleset_versions=" ".join(versions),
+                pregnancies=pregnancies.height,
+                ruleset_versions="",  # known once every part is decided (below)
             )
         )
         run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         run = pl.lit(run_id, dtype=pl.Int64).alias("run_id")
-        insert_frame(connection, tables.phase_decisions, phase_rows.with_columns(run))
-        insert_frame(connection, tables.claim_lines, claim_rows.with_columns(run))
+        lines = 0
+        for decided in itertools.chain([first], parts):
+            phase_rows = decided.phases.join(owners, on="pregnancy_id", how="left", maintain_order="left")
+            claim_rows = decided.claims.with_row_index("line_no", offset=lines + 1).with_columns(
+                pl.col("line_no").cast(pl.Int64)
+            )
+            insert_frame(connection, tables.phase_decisions, phase_rows.with_columns(run))
+            insert_frame(connection, tables.claim_lines, claim_rows.with_columns(run))
+            lines += decided.claims.height
+            done.append(decided)
+        whole = _whole(done)
+        del done
+        # Only activities that were not claimed are stored (claimed ones are listed on their line), in pregnancy
+        # and activity id order, and those that matched no trajectory.
+        outcome_rows = pl.concat(
+            [
+                whole.unclaimed.sort("pregnancy_id", "activity_id"),
+                pl.DataFrame({"activity_id": unmatched}).select(
+                    "activity_id",
+                    pl.lit(None, dtype=pl.String).alias("pregnancy_id"),
+                    pl.lit(Disposition.REPORTED.value, dtype=pl.String).alias("disposition"),
+                    pl.lit(ReasonCode.NO_TRAJECTORY.value, dtype=pl.String).alias("reason"),
+                    pl.lit(None, dtype=pl.String).alias("phase"),
+                ),
+            ]
+        )
         insert_frame(connection, tables.activity_outcomes, outcome_rows.with_columns(run))
+        summary = summarise(whole)
+        summary.run_id = run_id
+        versions = sorted(v for v in whole.phases["ruleset_version"].unique().to_list() if v)
+        r = tables.decision_runs
+        connection.execute(update(r).where(r.c.run_id == run_id).values(ruleset_versions=" ".join(versions)))
         if owed:
             o = tables.reported_overlaps
             connection.execute(
@@ -344,7 +430,7 @@ def _store_run(
             integral_cents=summary.amounts.get("integral", 0),
             mono_cents=summary.amounts.get("mono", 0),
         )
-    return run_id
+    return summary
 
 
 # --- matching activities to trajectories --------------------------------------------------------------------
