@@ -382,25 +382,23 @@ def _store_run(
             )
             insert_frame(connection, tables.phase_decisions, phase_rows.with_columns(run))
             insert_frame(connection, tables.claim_lines, claim_rows.with_columns(run))
+            # Only activities that were not claimed are stored (claimed ones are listed on their line), in
+            # pregnancy and activity id order (the parts come in pregnancy order: the whole run's order).
+            unclaimed = decided.unclaimed.sort("pregnancy_id", "activity_id")
+            insert_frame(connection, tables.activity_outcomes, unclaimed.with_columns(run))
             lines += decided.claims.height
             done.append(decided)
+        # … and the activities that matched no trajectory.
+        unmatched_rows = pl.DataFrame({"activity_id": unmatched}).select(
+            "activity_id",
+            pl.lit(None, dtype=pl.String).alias("pregnancy_id"),
+            pl.lit(Disposition.REPORTED.value, dtype=pl.String).alias("disposition"),
+            pl.lit(ReasonCode.NO_TRAJECTORY.value, dtype=pl.String).alias("reason"),
+            pl.lit(None, dtype=pl.String).alias("phase"),
+        )
+        insert_frame(connection, tables.activity_outcomes, unmatched_rows.with_columns(run))
         whole = _whole(done)
         del done
-        # Only activities that were not claimed are stored (claimed ones are listed on their line), in pregnancy
-        # and activity id order, and those that matched no trajectory.
-        outcome_rows = pl.concat(
-            [
-                whole.unclaimed.sort("pregnancy_id", "activity_id"),
-                pl.DataFrame({"activity_id": unmatched}).select(
-                    "activity_id",
-                    pl.lit(None, dtype=pl.String).alias("pregnancy_id"),
-                    pl.lit(Disposition.REPORTED.value, dtype=pl.String).alias("disposition"),
-                    pl.lit(ReasonCode.NO_TRAJECTORY.value, dtype=pl.String).alias("reason"),
-                    pl.lit(None, dtype=pl.String).alias("phase"),
-                ),
-            ]
-        )
-        insert_frame(connection, tables.activity_outcomes, outcome_rows.with_columns(run))
         summary = summarise(whole)
         summary.run_id = run_id
         versions = sorted(v for v in whole.phases["ruleset_version"].unique().to_list() if v)
