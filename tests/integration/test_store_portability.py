@@ -14,12 +14,27 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, Date, MetaData, Table, cast, func, literal, null, select, text, union_all
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    MetaData,
+    String,
+    Table,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.exc import DBAPIError
 
 from integraal.services.imports import import_files
 from integraal.store import activity_blocks, bulk, tables
-from integraal.store.bulk import in_values, insert_frame, read_frame, upsert_frame
+from integraal.store.bulk import JSON_IN_VALUES, in_values, insert_frame, read_frame, upsert_frame
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_pregnancies
 
@@ -58,6 +73,26 @@ def test_a_list_longer_than_a_statements_parameters_selects_the_same_rows(
             (every[0].pregnancy_id,)
         ]
         assert connection.execute(select(func.count()).where(in_values(p.c.pregnancy_id, []))).scalar_one() == 0
+
+
+@pytest.mark.parametrize("padding", [0, 5_000])  # below and above JSON_IN_VALUES: SQLite's two spellings
+def test_a_long_list_finds_exactly_the_values_it_holds_whatever_they_are(db: Database, padding: int) -> None:
+    """Texts with quotes, backslashes, line breaks and non-ASCII characters, and whole numbers (SQLite reads a
+    long list from one JSON array); values of other types are bound one by one."""
+    odd = ["O'Brien", 'say "hi"', "back\\slash", "new\nline", "Zoë ✓", "", " padded "]
+    with db.unit_of_work() as connection:
+        connection.exec_driver_sql("CREATE TEMPORARY TABLE probe_values (t TEXT, n BIGINT)")
+        rows = [{"t": t, "n": n} for n, t in enumerate([*odd, "other", "NONE-1"])]
+        connection.execute(text("INSERT INTO probe_values (t, n) VALUES (:t, :n)"), rows)
+        probe = Table("probe_values", MetaData(), Column("t", String), Column("n", BigInteger))
+        texts = [f"NONE-{n}" for n in range(2, padding + 2)] + odd
+        found = connection.execute(select(probe.c.t).where(in_values(probe.c.t, texts))).scalars().all()
+        assert sorted(found) == sorted(odd)
+        numbers = [10**12 + n for n in range(padding)] + [0, 2, 8]
+        found = connection.execute(select(probe.c.n).where(in_values(probe.c.n, numbers))).scalars().all()
+        assert sorted(found) == [0, 2, 8]
+        statement = str(select(probe.c.t).where(in_values(probe.c.t, texts)).compile(dialect=connection.dialect))
+        assert ("json_each" in statement) == (connection.dialect.name == "sqlite" and padding >= JSON_IN_VALUES)
 
 
 def test_read_frame_parses_dates_that_first_appear_after_a_null(db: Database, examples: Path) -> None:

@@ -270,12 +270,10 @@ def _claimed_items(connection: Connection, pregnancy_ids: pl.Series) -> pl.DataF
     ids = pregnancy_ids.unique().sort().to_list()
     if not ids:
         return pl.DataFrame(schema=schema)
-    query = (
-        select(*(i.c[name] for name in schema))
-        .where(in_values(i.c.pregnancy_id, ids), i.c.debit_credit == "D")
-        .order_by(i.c.line_id)
-    )
-    return read_frame(connection, query, schema)
+    query = select(*(i.c[name] for name in schema)).where(in_values(i.c.pregnancy_id, ids), i.c.debit_credit == "D")
+    # Sorted here, not by the database: the line id is the key (a total order, byte order on every database), and
+    # an unordered read is read column-wise (``read_frame``).
+    return read_frame(connection, query, schema).sort("line_id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -594,6 +594,23 @@ def _in_values(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column.in_(element.values), **kw)
 
 
+JSON_IN_VALUES = 1_000
+"""SQLite: an ``in_values`` list at least this long is one JSON parameter (``IN (SELECT value FROM json_each(?))``)
+instead of a parameter per value: SQLAlchemy renders and binds 170,000 parameters in about half a second, SQLite
+parses the one array in milliseconds, and both build the same temporary index of the values."""
+
+
+@compiles(_InValues, "sqlite")
+def _in_values_sqlite(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
+    values = element.values
+    kinds = {type(value) for value in values}
+    # Only texts and whole numbers: JSON gives those back as SQLite compares them (not booleans, dates, floats).
+    if len(values) < JSON_IN_VALUES or not (kinds <= {str} or kinds <= {int}):
+        return _in_values(element, compiler, **kw)
+    array = compiler.process(bindparam(None, json.dumps(values), type_=Text()), **kw)
+    return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({array}))"
+
+
 @compiles(_InValues, "postgresql")
 def _in_values_postgresql(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
     array = bindparam(None, element.values, type_=postgresql.ARRAY(element.column.type))
