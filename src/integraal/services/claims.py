@@ -226,7 +226,7 @@ _ITEM_SCHEMA: dict[str, Any] = {
 """The columns of ``claim_items`` a build writes (the answer columns stay empty)."""
 
 
-_PLAN_COLUMNS = ("run_id", "line_no", "pregnancy_id", "phase", "uzovi", "amount_cents", "igo_id")
+_PLAN_COLUMNS = ("run_id", "line_no", "pregnancy_id", "phase", "uzovi", "amount_cents", "igo_id", "bsn")
 """What a build needs of the decided lines while nothing of them is claimed yet (the rest is copied in SQL)."""
 
 
@@ -300,7 +300,9 @@ def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
         pl.lit("D").alias("debit_credit"),
         "amount_cents",
         "original_line_id",
+        "bsn",  # the woman's, read with the decided line: no lookup of her pregnancy per line when copied
     )
+    credits = credits.with_columns(pl.lit(None, dtype=pl.String).alias("bsn"))  # a credit copies the claimed line's
     return (
         pl.concat([credits, debits], how="vertical_relaxed")
         .sort("igo_id", "uzovi", "_phase", "_part", "_n")
@@ -460,6 +462,7 @@ _NEW = Table(
     Column("line_no", Integer, nullable=True),
     Column("source_line_id", String(20), nullable=True),
     Column("original_line_id", String(20), nullable=True),
+    Column("bsn", String(9), nullable=True),
     prefixes=["TEMPORARY"],
 )
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
@@ -468,7 +471,7 @@ _NEW = Table(
 def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
     """Insert the planned items, in ``seq`` order, copying every field in SQL from the decided line (a debit) or
     the claimed line it takes back (a credit), with their first history row; nothing travels through Python."""
-    n, c, p, d, i = _NEW, tables.claim_lines, tables.pregnancies, tables.phase_decisions, tables.claim_items
+    n, c, d, i = _NEW, tables.claim_lines, tables.phase_decisions, tables.claim_items
     _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
     insert_frame(connection, n, items.select(col.name for col in n.columns))
     debits = (
@@ -485,7 +488,7 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
             c.c.prestatie_code,
             c.c.claimant_agb,
             c.c.uzovi,
-            p.c.bsn,
+            n.c.bsn,
             c.c.service_start,
             c.c.service_end,
             c.c.quantity_hundredths,
@@ -497,7 +500,6 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
         )
         .select_from(n)
         .join(c, (c.c.run_id == n.c.run_id) & (c.c.line_no == n.c.line_no))
-        .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
         .join(d, (d.c.run_id == c.c.run_id) & (d.c.pregnancy_id == c.c.pregnancy_id) & (d.c.phase == c.c.phase))
         .where(n.c.source_line_id.is_(None))
     )
