@@ -177,6 +177,24 @@ def test_return_applies_outcomes_and_0587_turns_the_phase_into_a_fallback(world)
     assert summary.awarded_cents == batch.total_cents - target.amount_cents - 100
     line = items(world, line_id=target.line_id)[0]
     assert (line.state, line.return_codes, line.next_action, line.awarded_cents) == ("rejected", "0587", "rebundle", 0)
+    # Every answered line's history: ready → sent → its answer, the last step from the state read with the return.
+    t = tables.claim_transitions
+    with world.db.unit_of_work() as connection:
+        steps = connection.execute(
+            select(t.c.line_id, t.c.from_state, t.c.to_state, t.c.note)
+            .join(tables.claim_items, tables.claim_items.c.line_id == t.c.line_id)
+            .where(tables.claim_items.c.batch_id == batch.batch_id)
+            .order_by(t.c.id)
+        ).all()
+    answered = {line_id: (before, after, note) for line_id, before, after, note in steps if before == "sent"}
+    assert set(answered) == {i.line_id for i in items(world, batch_id=batch.batch_id)}
+    assert answered[target.line_id][:2] == ("sent", "rejected") and answered[target.line_id][2].endswith(": 0587")
+    assert answered[partial.line_id][:2] == ("sent", "partially_accepted")
+    assert [(b, a) for lid, b, a, _ in steps if lid == partial.line_id] == [
+        (None, "ready"),
+        ("ready", "sent"),
+        ("sent", "partially_accepted"),
+    ]
 
     detail = queries.get_pregnancy(world.db, ADMIN, "Z-0002", pseudonym_key=PSEUDONYM_KEY)
     prenatal = next(p for p in detail.phases if p.phase == "prenatal")

@@ -751,6 +751,7 @@ _MOVES = Table(
     Column("awarded_cents", BigInteger, nullable=True),
     Column("return_codes", String(60), nullable=True),
     Column("next_action", String(20), nullable=True),
+    Column("state", String(20), nullable=True),  # the line's state before, when the caller read it
     prefixes=["TEMPORARY"],
 )
 """Scratch table (per connection, dropped before the transaction ends) that carries a set of moves into SQL."""
@@ -780,7 +781,8 @@ def _move(
     _MOVES.create(connection)
     frame = moves.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
     insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns))
-    if "state" in moves.columns:  # the caller read the current states in this transaction
+    known = "state" in moves.columns
+    if known:  # the caller read the current states in this transaction
         current = frame.select("seq", "state")
         frame = frame.drop("state")
     else:
@@ -802,12 +804,11 @@ def _move(
         if first["state"] is None:
             raise KeyError(first["line_id"])
         raise IllegalTransitionError(first["line_id"], ClaimState(first["state"]), ClaimState(first["to_state"]))
-    _record_transitions_of(
-        connection,
-        select(m.c.line_id, i.c.state, m.c.to_state, m.c.note).join(i, i.c.line_id == m.c.line_id).order_by(m.c.seq),
-        at,
-        actor,
-    )
+    if known:  # the states the caller read travel with the moves: no lookup of every line for its history row
+        history = select(m.c.line_id, m.c.state, m.c.to_state, m.c.note).select_from(m)
+    else:
+        history = select(m.c.line_id, i.c.state, m.c.to_state, m.c.note).join(i, i.c.line_id == m.c.line_id)
+    _record_transitions_of(connection, history.order_by(m.c.seq), at, actor)
     values: dict[str, Any] = {"state": m.c.to_state}
     if answers:
         values |= {"awarded_cents": m.c.awarded_cents, "return_codes": m.c.return_codes, "next_action": m.c.next_action}
