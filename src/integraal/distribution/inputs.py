@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any, TypeVar
 
 import polars as pl
@@ -301,9 +301,7 @@ class DistributionInput:
                     given[name] = frame.with_columns(pl.col("count").cast(pl.Decimal(38, 0)))
             else:
                 given[name] = frame.cast(schema)
-        made = cls.__new__(cls)
-        made._init(year, members, quality, {}, given)
-        return made
+        return _rebuilt(year, tuple(members), tuple(quality), {}, given)
 
     def replace(self, **changes: Any) -> DistributionInput:
         """A copy with some fields changed (as ``dataclasses.replace``); the unchanged tables are shared, in
@@ -318,11 +316,10 @@ class DistributionInput:
             if k not in changes and not (k == "outcomes" and "pregnancies" in changes)
         }
         rows |= {k: tuple(v) for k, v in changes.items() if k in _TABLES}
-        made = DistributionInput.__new__(DistributionInput)
-        made._init(
+        made = _rebuilt(
             changes.get("year", self.year),
-            changes.get("members", self.members),
-            changes.get("quality", self.quality),
+            tuple(changes.get("members", self.members)),
+            tuple(changes.get("quality", self.quality)),
             rows,
             frames,
         )
@@ -426,25 +423,25 @@ class DistributionInput:
 
     def integral_shadow_frame(self) -> pl.DataFrame:
         """:meth:`integral_shadow_claims` as columns (``SHADOW_COLUMNS``), in the input's order."""
-        return self._once("integral_shadow_frame", self._integral_shadow_frame)
+        return self._once("integral_shadow_frame", lambda: self.frame("shadow_claims").filter(self._integral_mask()))
 
-    def _integral_shadow_frame(self) -> pl.DataFrame:
-        # The last recorded outcome of a (pregnancy, phase) decides, as a later key of a dict would.
-        not_integral = (
-            self.frame("outcomes")
-            .group_by("pregnancy_id", "phase")
-            .agg(pl.col("outcome").last())
-            .filter(pl.col("outcome") != Outcome.INTEGRAL.value)
-            .select("pregnancy_id", "phase", pl.lit(True).alias("_excluded"))
-        )
-        claims = self.frame("shadow_claims")
-        if not_integral.is_empty():
-            return claims
-        return (
-            claims.join(not_integral, on=["pregnancy_id", "phase"], how="left", maintain_order="left")
-            .filter(pl.col("_excluded").is_null())
-            .drop("_excluded")
-        )
+    def _integral_mask(self) -> pl.Series:
+        """Per shadow claim (in order): is its phase integral? The last recorded outcome of a (pregnancy, phase)
+        decides, as a later key of a dict would; a phase without one counts as integral."""
+
+        def compute() -> pl.Series:
+            not_integral = (
+                self.frame("outcomes")
+                .group_by("pregnancy_id", "phase")
+                .agg(pl.col("outcome").last())
+                .filter(pl.col("outcome") != Outcome.INTEGRAL.value)
+                .select("pregnancy_id", "phase", pl.lit(True).alias("_excluded"))
+            )
+            claims = self.frame("shadow_claims").select("pregnancy_id", "phase")
+            joined = claims.join(not_integral, on=["pregnancy_id", "phase"], how="left", maintain_order="left")
+            return joined["_excluded"].is_null()
+
+        return self._once("integral_mask", compute)
 
     def integral_shadow_claims(self) -> list[ShadowClaim]:
         """Shadow claims for care that the integral money pays for.
@@ -455,21 +452,12 @@ class DistributionInput:
         """
 
         def compute() -> list[ShadowClaim]:
-            kept = self.integral_shadow_frame()
             if "shadow_claims" not in self._rows:
-                return list(_shadow_rows(kept))
-            every = self._rows["shadow_claims"]
-            if kept.height == len(every):
-                return list(every)
+                return list(_shadow_rows(self.integral_shadow_frame()))
             # The rows given are kept (the same objects), those of an excluded phase dropped.
-            excluded = self._excluded_pairs()
-            return [c for c in every if (c.pregnancy_id, c.phase.value) not in excluded]
+            return list(compress(self._rows["shadow_claims"], self._integral_mask().to_list()))
 
         return list(self._once("integral_shadow_claims", compute))
-
-    def _excluded_pairs(self) -> set[tuple[str, str]]:
-        last = self.frame("outcomes").group_by("pregnancy_id", "phase").agg(pl.col("outcome").last())
-        return {(pid, phase) for pid, phase, outcome in last.iter_rows() if outcome != Outcome.INTEGRAL.value}
 
     def shadow_by_member(self, phase: Phase | None = None) -> dict[str, int]:
         """Integral shadow claims per member (all members present, zero when none), for one phase or all."""
@@ -612,6 +600,8 @@ def _rebuilt(
     rows: dict[str, tuple[Any, ...]],
     frames: dict[str, pl.DataFrame],
 ) -> DistributionInput:
+    """An input from its parts as held (``from_frames``, ``replace``, pickle and copy): not through ``__init__``,
+    which takes rows only."""
     made = DistributionInput.__new__(DistributionInput)
     made._init(year, members, quality, rows, frames)
     return made
@@ -619,6 +609,7 @@ def _rebuilt(
 
 _VIEW_INPUTS: dict[str, frozenset[str]] = {
     "received_by_phase": frozenset({"receipts"}),
+    "integral_mask": frozenset({"shadow_claims", "pregnancies"}),
     "integral_shadow_frame": frozenset({"shadow_claims", "pregnancies"}),
     "integral_shadow_claims": frozenset({"shadow_claims", "pregnancies"}),
     "shadow_by_member": frozenset({"shadow_claims", "pregnancies", "members"}),

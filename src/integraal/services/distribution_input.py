@@ -19,8 +19,8 @@ An activity belongs to the trajectory it names or, naming none, to the newest of
 for the IGO in the year* that runs on its date (the IGO's own view: its other trajectories are not its care).
 
 :func:`distribution_inputs` reads what several IGOs need once — every table once per call (not once per IGO
-and woman), the country's reference outcomes once — and derives each IGO's input from frames, building row
-objects only at the end (issue 7: a national year's nine IGOs in seconds rather than minutes);
+and woman), the country's reference outcomes once — and derives each IGO's input from frames, handing them over
+as columns (``DistributionInput.from_frames``: no row objects unless a caller asks; issue 7);
 :func:`distribution_input` is the same for one IGO.
 """
 
@@ -63,7 +63,8 @@ from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_
 READY_DISCIPLINES = frozenset({Discipline.MIDWIFE, Discipline.HOSPITAL, Discipline.GYNAECOLOGIST, Discipline.KRAAMZORG})
 
 IGO_THREADS = 2
-"""IGOs whose inputs are derived at the same time (threads): the rows of one while Polars prices the other's."""
+"""IGOs whose inputs are derived at the same time (threads): Polars lets go of the interpreter, so two take the
+two cores."""
 
 PREGNANCY_FRAME = PREGNANCY_SCHEMA  # the pregnancies as the columnar engine reads them (services.decisions)
 RECEIPT_FRAME = {"pregnancy_id": pl.String(), "phase": pl.String(), "run_id": pl.Int64(), "amount_cents": pl.Int64()}
@@ -151,8 +152,7 @@ def distribution_inputs(
         )
         return DistributionInput.from_frames(year, own_members, frames, scores)
 
-    # Two IGOs at a time: one's rows are made in Python while the other's shadow claims are priced in Polars
-    # (which lets go of the interpreter): about a second off a national year's plans stage on two cores.
+    # Two IGOs at a time: their shadow claims are priced in Polars, which lets go of the interpreter.
     with ThreadPoolExecutor(max_workers=IGO_THREADS, thread_name_prefix="integraal-igo") as pool:
         return dict(zip(wanted, pool.map(one, wanted), strict=True))
 

@@ -31,7 +31,6 @@ from integraal.distribution.inputs import _made, collector_paused, rows_of
 from integraal.distribution.models.capitation import (
     DEFAULT_WEIGHTS,
     CapitationParameters,
-    care_per_pregnancy,
     weighted_pregnancies,
 )
 from integraal.domain.phase import PHASES, Phase
@@ -64,6 +63,14 @@ def reference_care_per_pregnancy(data: DistributionInput, attribution: str) -> d
             per_d = counts.setdefault(row.pregnancy_id, {})
             per_d[row.agb] = per_d.get(row.agb, Decimal(0)) + row.count
     return {pid: {agb: fixed_point(c) for agb, c in per.items()} for pid, per in counts.items()}
+
+
+def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, dict[str, int]]:
+    """``DistributionInput.care_shares`` as the reference gives it: per pregnancy, each member's share basis."""
+    care: dict[str, dict[str, int]] = {}
+    for pregnancy_id, agb, share in data.care_shares(attribution).iter_rows():
+        care.setdefault(pregnancy_id, {})[agb] = share
+    return care
 
 
 def reference_weighted_pregnancies(data: DistributionInput, params: CapitationParameters) -> dict[str, int]:

@@ -64,14 +64,6 @@ class CapitationParameters(Parameters):
     )
 
 
-def care_per_pregnancy(data: DistributionInput, attribution: str) -> dict[str, dict[str, int]]:
-    """Per pregnancy: each member's integer share basis of her care (``DistributionInput.care_shares``)."""
-    care: dict[str, dict[str, int]] = {}
-    for pregnancy_id, agb, share in data.care_shares(attribution).iter_rows():
-        care.setdefault(pregnancy_id, {})[agb] = share
-    return care
-
-
 def weighted_pregnancies(data: DistributionInput, params: CapitationParameters) -> dict[str, int]:
     """``W_i`` in millionths of a weighted pregnancy, for every member: in columns, with 128-bit integers (a
     weight of at most 10⁹ millionths times a share never overflows them), each term floored as ``//`` does."""
