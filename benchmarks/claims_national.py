@@ -81,7 +81,7 @@ def main() -> None:
 
     files: dict[str, bytes] = stage(
         "write KZ301 files",
-        lambda: {b.batch_id: claims.export_batch(database, SYSTEM, b.batch_id, "kz301", at=AT) for b in result.batches},
+        lambda: claims.export_batches(database, SYSTEM, [b.batch_id for b in result.batches], "kz301", at=AT),
     )
     print(f"  {sum(len(f) for f in files.values()) / 2**20:,.0f} MiB of claim files", flush=True)
 

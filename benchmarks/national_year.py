@@ -127,7 +127,7 @@ YEAR = 2025
 def build_claims(database: Database) -> dict[str, bytes]:
     """Every batch of the claim period built, and written as a KZ301 file (which marks it sent)."""
     result = claims.build_batches(database, SYSTEM, period_start=date(2024, 1, 1), period_end=date(2026, 12, 31), at=AT)
-    return {b.batch_id: claims.export_batch(database, SYSTEM, b.batch_id, "kz301", at=AT) for b in result.batches}
+    return claims.export_batches(database, SYSTEM, [b.batch_id for b in result.batches], "kz301", at=AT)
 
 
 def insurer_answers(database: Database, files: dict[str, bytes]) -> list[bytes]:

@@ -98,3 +98,23 @@ def test_several_return_files_at_once_apply_the_good_and_name_the_bad(env, tmp_p
     assert f"B0000001: accepted {len(sent.lines)}," in output
     assert "broken.kz302: line 1" in output
     assert "returned" in run(["claims", "batches"], env).output
+
+
+def test_every_ready_batch_is_exported_at_once(env, tmp_path):
+    run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    folder = tmp_path / "out"
+    wrong = run(["claims", "export-ready", "--out-dir", str(folder), "--format", "kz302"], env)
+    assert wrong.exit_code == 1 and "kz302" in wrong.output and not folder.exists()  # a return format: refused
+    result = run(["claims", "export-ready", "--out-dir", str(folder)], env)
+    assert result.exit_code == 0, result.output
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["B0000001.kz301", "B0000002.kz301"]
+    for f in files:
+        assert get_format("kz301").read(f.read_bytes()).batch_id == f.stem
+    listed = run(["claims", "batches"], env).output
+    assert "ready" not in listed and listed.count("sent") == 2
+    resent = tmp_path / "again.kz301"
+    assert run(["claims", "export", "B0000002", "--out", str(resent)], env).exit_code == 0
+    assert resent.read_bytes() == (folder / "B0000002.kz301").read_bytes()  # a resend: the same file
+    again = run(["claims", "export-ready", "--out-dir", str(folder)], env)
+    assert again.exit_code == 0 and "No batch is ready" in again.output

@@ -19,7 +19,7 @@ from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import FormatError, get_format
 from integraal.services import claims, queries, reruns
 from integraal.services.access import AccessDeniedError, NotFoundError, Principal, Role
-from integraal.store import tables
+from integraal.store import bulk, tables
 
 PERIOD = {"period_start": date(2025, 1, 1), "period_end": date(2025, 12, 31)}
 AT = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -160,6 +160,69 @@ def test_a_claim_file_that_cannot_be_written_sends_nothing(world, monkeypatch):
     monkeypatch.setattr(claims, "_send_lines", lambda *args: (_ for _ in ()).throw(RuntimeError("not sendable")))
     with pytest.raises(ValueError, match="does not fit"):
         claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
+
+
+def audited(world: World, action: str) -> list[str]:
+    a = tables.audit_log
+    with world.db.engine.connect() as connection:
+        return list(connection.execute(select(a.c.entity_id).where(a.c.action == action).order_by(a.c.id)).scalars())
+
+
+@pytest.mark.parametrize("read_apart", [False, True], ids=["read-here", "read-in-processes"])
+def test_batches_exported_together_are_the_files_of_each_and_are_sent_together(world, monkeypatch, read_apart):
+    apart: list[bool] = []
+    if read_apart:  # the lines of the batches read as a national day's would be: in separate processes
+        monkeypatch.setattr(claims, "MANY_LINES", 1)
+        monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
+        real_read = bulk._read_in_child
+
+        def spying(*args):
+            frame = real_read(*args)
+            apart.append(frame is not None)
+            return frame
+
+        monkeypatch.setattr(bulk, "_read_in_child", spying)
+    batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
+    assert len(batches) >= 2
+    ids = [b.batch_id for b in reversed(batches)]
+    before = transitions(world)
+    apart.clear()  # the reads of the build
+    files = claims.export_batches(world.db, ADMIN, [*ids, ids[0]], at=AT)  # a batch named twice is one file
+    assert list(files) == ids
+    assert apart == ([True] if read_apart and world.db.engine.dialect.name == "sqlite" else [])
+    for b in batches:
+        read = get_format("kz301").read(files[b.batch_id])
+        stored = items(world, batch_id=b.batch_id)
+        assert read.batch_id == b.batch_id and read.total_signed_cents == b.total_cents
+        assert sorted(line.line_id for line in read.lines) == [s.line_id for s in stored]
+        assert {s.state for s in stored} == {"sent"}
+        assert claims.export_batch(world.db, ADMIN, b.batch_id, at=AT) == files[b.batch_id]  # a resend: the same
+    assert transitions(world) - before == sum(b.lines for b in batches)  # one history row per line
+    assert audited(world, "send_claims") == ids
+    t = tables.claim_transitions
+    with world.db.engine.connect() as connection:
+        sent = connection.execute(select(t.c.line_id).where(t.c.to_state == "sent").order_by(t.c.id)).scalars().all()
+    assert sent == sorted(sent)  # batch after batch, in line order
+
+
+def test_batches_exported_together_are_sent_all_or_none(world, monkeypatch):
+    batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
+    ids = [b.batch_id for b in batches]
+    before = transitions(world)
+    with pytest.raises(NotFoundError):
+        claims.export_batches(world.db, ADMIN, [*ids, "B9999999"], at=AT)
+    real = claims.write_claim_frame
+
+    def broken_last(header, frame):
+        if header.batch_id == ids[-1]:
+            raise ValueError("amount does not fit")
+        return real(header, frame)
+
+    monkeypatch.setattr(claims, "write_claim_frame", broken_last)
+    with pytest.raises(ValueError, match="does not fit"):
+        claims.export_batches(world.db, ADMIN, ids, at=AT)
+    assert {s.state for s in items(world)} == {"ready"}
+    assert transitions(world) == before and audited(world, "send_claims") == []
 
 
 def test_return_applies_outcomes_and_0587_turns_the_phase_into_a_fallback(world):

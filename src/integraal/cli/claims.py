@@ -5,10 +5,11 @@ The command line acts for the whole database (as a superuser: whoever runs it ho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+T = TypeVar("T")
 LangOption = Annotated[str, typer.Option("--lang", help="Language of texts: nl or en.")]
 
 
@@ -73,6 +75,18 @@ def build(
         )
 
 
+def _exported(export: Callable[[], T]) -> T:
+    """What ``export`` gives, or the command's end with its error: exit 1 (the batch or the format), 3 (busy)."""
+    try:
+        return export()
+    except (FormatError, claims.ClaimsError, LookupError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    except DatabaseBusyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(3) from exc
+
+
 @app.command()
 def export(
     batch_id: Annotated[str, typer.Argument(help="The batch, e.g. B0000001 (see `integraal claims batches`).")],
@@ -82,16 +96,34 @@ def export(
 ) -> None:
     """Write a batch as a claim file and mark it sent (writing a sent batch again is a resend: same lines)."""
     database = open_database(db, needs="claim_batches")
-    try:
-        data = claims.export_batch(database, SYSTEM, batch_id, fmt)
-    except (FormatError, claims.ClaimsError, LookupError) as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
-    except DatabaseBusyError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(3) from exc
+    data = _exported(lambda: claims.export_batch(database, SYSTEM, batch_id, fmt))
     out_file.write_bytes(data)
     console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
+
+
+EXTENSIONS = {"kz301": "kz301", "fhir-claim": "json", "csv": "csv"}
+"""The file name extension of each claim file format."""
+
+
+@app.command(name="export-ready")
+def export_ready(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Write the files into this folder (made if missing).")],
+    fmt: Annotated[str, typer.Option("--format", help="Claim file format: kz301, fhir-claim or csv.")] = "kz301",
+    db: DbOption = None,
+) -> None:
+    """Write every batch still ready as a claim file (BATCH.kz301, …) and mark them all sent, together: if one
+    file cannot be written, none is sent."""
+    database = open_database(db, needs="claim_batches")
+    ready = [b.batch_id for b in claims.list_batches(database, SYSTEM) if b.state == "ready"]
+    if not ready:
+        out.print("No batch is ready to be sent.")
+        return
+    files = _exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for batch_id, data in files.items():  # sent: a file lost here is written again by `export` (a resend)
+        (out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}").write_bytes(data)
+    total = sum(map(len, files.values()))
+    console.print(f"{len(files)} batches sent: {total:,} bytes written to {out_dir} ({fmt}).")
 
 
 @app.command(name="apply")

@@ -7,7 +7,8 @@ The use cases of the *berichtenverkeer* (DOMAIN.md §4):
   that is already claimed (same prestatie, claimant, amount and dates) is left alone; one that *changed*
   since it was booked is corrected with a linked credit and a replacement debit; a rejected line is resent
   only when its data changed (the worklist shows the others).
-- :func:`export_batch` writes a batch in a registered format (KZ301-style by default) and marks it sent.
+- :func:`export_batch` writes a batch in a registered format (KZ301-style by default) and marks it sent;
+  :func:`export_batches` a day's batches at once, in one transaction.
 - :func:`apply_return` reads the insurer's return (KZ302-style), matches every line, applies the outcome and
   the next action of its return codes, all in one transaction (a bad file changes nothing; the same file
   twice changes nothing the second time; ``claim_returns`` records each file that answered lines, keyed by its
@@ -947,16 +948,32 @@ def _header_of(row: Any) -> ClaimBatch:
 
 
 def claim_batch_lines(connection: Connection, batch_id: str) -> pl.DataFrame:
-    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line.
+    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line."""
+    return _lines_of_batches(connection, [batch_id]).get(batch_id, _no_lines())
+
+
+MANY_LINES = 100_000
+"""Batches with at least this many lines together are read in separate processes (``read_frame(many=True)``:
+starting them costs ≈0.3 s, a few batches' lines are read faster here)."""
+
+
+def _no_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema=LINE_SCHEMA)
+
+
+def _lines_of_batches(connection: Connection, batch_ids: Sequence[str], lines: int = 0) -> dict[str, pl.DataFrame]:
+    """The stored lines of each batch (``claim_batch_lines``), read together; ``lines``: how many are expected.
 
     Sorted here, not by the database: the line id is the key, so the order is total and the same on every
     database (byte order), and an unordered read is read column-wise (three times faster)."""
     i = tables.claim_items
-    query = select(*(i.c[name] for name in _BATCH_LINE_SCHEMA)).where(i.c.batch_id == batch_id)
-    frame = read_frame(connection, query, _BATCH_LINE_SCHEMA).sort("bsn", "line_id")
-    return frame.with_columns(
+    schema = {"batch_id": pl.String, **_BATCH_LINE_SCHEMA}
+    query = select(*(i.c[name] for name in schema)).where(in_values(i.c.batch_id, batch_ids))
+    frame = read_frame(connection, query, schema, many=lines >= MANY_LINES).sort("batch_id", "bsn", "line_id")
+    frame = frame.with_columns(
         pl.lit(None, dtype=pl.Date).alias("birth_date"), pl.lit([], dtype=pl.List(pl.String)).alias("comments")
-    ).select(list(LINE_SCHEMA))
+    ).select("batch_id", *LINE_SCHEMA)
+    return {key[0]: part for key, part in frame.partition_by("batch_id", as_dict=True, include_key=False).items()}
 
 
 def claim_batch(connection: Connection, row: Any) -> ClaimBatch:
@@ -971,32 +988,50 @@ def export_batch(
 
     Exporting a sent batch again gives the same lines (a resend), without changing any state.
     """
+    return export_batches(db, principal, [batch_id], fmt, at=at)[batch_id]
+
+
+def export_batches(
+    db: Database, principal: Principal, batch_ids: Sequence[str], fmt: str = "kz301", *, at: datetime | None = None
+) -> dict[str, bytes]:
+    """Each batch as a file in format ``fmt`` (as :func:`export_batch`), in one transaction: the batches still
+    ``ready`` become ``sent`` together, or none does (a file that cannot be written sends nothing).
+
+    Set-based for a day's batches: their lines are read in one query and marked sent in one statement, while a
+    second thread writes the files (the formats let go of the interpreter, as the database does)."""
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
+    ids = list(dict.fromkeys(batch_ids))
     with db.unit_of_work(lock="claims") as connection:
-        row = _batch_row(connection, principal, batch_id)
-        write: Callable[[], bytes]
+        rows = {batch_id: _batch_row(connection, principal, batch_id) for batch_id in ids}
+        writes: dict[str, Callable[[], bytes]] = {}
         if fmt == "kz301":  # the national batches: written column by column
-            write = partial(write_claim_frame, _header_of(row), claim_batch_lines(connection, batch_id))
+            lines = _lines_of_batches(connection, ids, sum(row.lines for row in rows.values()))
+            for batch_id, row in rows.items():
+                writes[batch_id] = partial(write_claim_frame, _header_of(row), lines.pop(batch_id, _no_lines()))
         else:
-            write = partial(get_format(fmt).write, claim_batch(connection, row))
-        if row.state != "ready":
-            data = write()
-        else:  # written in a second thread while the database marks the lines sent (it lets go of the interpreter)
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
-                written = writer.submit(write)
-                try:
-                    _send_lines(connection, batch_id, f"sent in {fmt} file", at, principal.username)
-                except Exception:
-                    written.result()  # a file that cannot be written is the error, as when written first
-                    raise
-                data = written.result()
-            sha = hashlib.sha256(data).hexdigest()
+            for batch_id, row in rows.items():
+                writes[batch_id] = partial(get_format(fmt).write, claim_batch(connection, row))
+        ready = [batch_id for batch_id, row in rows.items() if row.state == "ready"]
+        if not ready:  # resends only: nothing changes
+            return {batch_id: write() for batch_id, write in writes.items()}
+        # The files are written in a second thread while the database marks the lines sent.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
+            written = {batch_id: writer.submit(write) for batch_id, write in writes.items()}
+            try:
+                _send_lines(connection, ready, f"sent in {fmt} file", at, principal.username)
+            except Exception:
+                for future in written.values():
+                    future.result()  # a file that cannot be written is the error, as when written first
+                raise
+            data = {batch_id: future.result() for batch_id, future in written.items()}
+        b = tables.claim_batches
+        for batch_id in ready:
+            row = rows[batch_id]
+            sha = hashlib.sha256(data[batch_id]).hexdigest()
             connection.execute(
-                update(tables.claim_batches)
-                .where(tables.claim_batches.c.batch_id == batch_id)
-                .values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
+                update(b).where(b.c.batch_id == batch_id).values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
             )
             audit.record(
                 connection,
@@ -1013,27 +1048,25 @@ def export_batch(
     return data
 
 
-def _send_lines(connection: Connection, batch_id: str, note: str, at: datetime, actor: str) -> None:
-    """Every line of the batch ``ready → sent``, checked against the lifecycle table, with its history row."""
+def _send_lines(connection: Connection, batch_ids: Sequence[str], note: str, at: datetime, actor: str) -> None:
+    """Every line of the batches ``ready → sent``, checked against the lifecycle table, with its history row
+    (batch after batch, in line order)."""
     i = tables.claim_items
+    theirs = in_values(i.c.batch_id, batch_ids)
     sendable = [state.value for state, targets in TRANSITIONS.items() if ClaimState.SENT in targets]
+    order = (i.c.batch_id, func.length(i.c.line_id), i.c.line_id)
     not_sendable = connection.execute(
-        select(i.c.line_id, i.c.state)
-        .where(i.c.batch_id == batch_id, i.c.state.not_in(sendable))
-        .order_by(func.length(i.c.line_id), i.c.line_id)
-        .limit(1)
+        select(i.c.line_id, i.c.state).where(theirs, i.c.state.not_in(sendable)).order_by(*order).limit(1)
     ).first()
     if not_sendable is not None:
         raise IllegalTransitionError(not_sendable.line_id, ClaimState(not_sendable.state), ClaimState.SENT)
     _record_transitions_of(
         connection,
-        select(i.c.line_id, i.c.state, literal(ClaimState.SENT.value), literal(note))
-        .where(i.c.batch_id == batch_id)
-        .order_by(func.length(i.c.line_id), i.c.line_id),
+        select(i.c.line_id, i.c.state, literal(ClaimState.SENT.value), literal(note)).where(theirs).order_by(*order),
         at,
         actor,
     )
-    connection.execute(update(i).where(i.c.batch_id == batch_id).values(state=ClaimState.SENT.value))
+    connection.execute(update(i).where(theirs).values(state=ClaimState.SENT.value))
 
 
 # --- returns --------------------------------------------------------------------------------------------------

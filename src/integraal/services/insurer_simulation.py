@@ -155,8 +155,9 @@ def run_month(
     built = claims.build_batches(db, principal, period_start=month_start, period_end=month_end, at=at)
     views: dict[str, InsurerView] = {}
     answers: list[tuple[str, bytes]] = []
+    files = claims.export_batches(db, principal, [b.batch_id for b in built.batches], "kz301", at=at)
     for batch in built.batches:
-        sent = claims.export_batch(db, principal, batch.batch_id, "kz301", at=at)
+        sent = files[batch.batch_id]
         view = views.get(batch.uzovi) or insurer_view(
             db, batch.uzovi, hidden_outside_share=hidden_outside_share, seed=seed
         )
