@@ -14,10 +14,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, MetaData, select
+from sqlalchemy import Connection, MetaData, func, select, true
 
 from integraal.store import activity_blocks, bulk
-from integraal.store.bulk import insert_frame, read_frame
+from integraal.store.bulk import insert_frame, key_ranges, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 
@@ -180,6 +180,40 @@ def test_an_ordered_read_is_sorted_as_sqlite_sorts(
         assert started, "read in the other process"
         assert got.to_dicts() == expected.to_dicts()
         assert got["pregnancy_id"].null_count() > 0
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_a_join_split_by_key_ranges_is_read_in_a_process_per_range(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """``key_ranges`` cuts a key's rows into one range per process, about equal, each row in exactly one; a join
+    read with ``parts`` (one per range) gives the rows and order of the whole query, one process per part."""
+    monkeypatch.setattr(bulk, "CHILD_PROCESSES", processes)
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 4)
+    a, b = PROBE, PROBE.alias("other")
+    with db.unit_of_work() as connection:
+        ranges = key_ranges(connection, a.c.activity_id)
+        counts = [connection.execute(select(func.count()).where(r)).scalar() for r in ranges]
+
+        def joined(where: Any) -> Any:
+            return (
+                select(a.c.activity_id, b.c.bsn, a.c.date)
+                .join(b, b.c.activity_id == a.c.activity_id)
+                .where(where, b.c.date >= date(2024, 6, 1))
+                .order_by(a.c.activity_id)
+            )
+
+        schema = {"activity_id": pl.String, "bsn": pl.String, "date": pl.Date}
+        expected = read_frame(connection, joined(true()), schema)
+    assert len(ranges) == (processes if processes > 1 else 0)
+    if ranges:
+        assert sum(counts) == ROWS and max(counts) - min(counts) <= 1
+    started = _children(monkeypatch)
+    _only_in_child(monkeypatch)
+    with db.unit_of_work() as connection:
+        got = read_frame(connection, joined(true()), schema, many=True, parts=[joined(r) for r in ranges])
+    assert len(started) == max(len(ranges), 1)
+    assert got.to_dicts() == expected.to_dicts() and 0 < got.height < ROWS
 
 
 def test_an_order_by_anything_but_a_selected_column_stays_here(

@@ -41,6 +41,7 @@ import polars as pl
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     Integer,
     MetaData,
@@ -54,6 +55,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     union_all,
     update,
 )
@@ -81,7 +83,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import in_values, insert_frame, read_frame, refresh_statistics
+from integraal.store.bulk import in_values, insert_frame, key_ranges, read_frame, refresh_statistics
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -247,21 +249,29 @@ def _latest_lines(
         "igo_id": p.c.igo_id,
         "ruleset_version": d.c.ruleset_version,
     }
-    latest = latest_decisions(pregnancy_scope(principal))
-    query = (
-        select(*(source[name] for name in columns))
-        .select_from(latest)
-        .join(c, claim_lines_of(latest))
-        .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
-        # A line of zero euros (a specialist's DBC whose fee is inside the hospital's) is not sent: it claims nothing.
-        .where(c.c.declaration_date >= start, c.c.declaration_date <= end, c.c.amount_cents != 0)
-        .order_by(c.c.pregnancy_id, c.c.phase, c.c.line_no)
-    )
-    if "ruleset_version" in columns:  # every row of ``latest`` is a stored decision: joined only for this column
-        query = query.join(d, decision_of(latest))
-    if not include_mono:
-        query = query.where(c.c.kind == "integral")
-    return read_frame(connection, query, {name: _DESIRED_SCHEMA[name] for name in columns}, many=True)
+
+    def lines_of(pregnancies: ColumnElement[bool]) -> Select[Any]:
+        latest = latest_decisions(pregnancy_scope(principal) & pregnancies)
+        query = (
+            select(*(source[name] for name in columns))
+            .select_from(latest)
+            .join(c, claim_lines_of(latest))
+            .join(p, p.c.pregnancy_id == c.c.pregnancy_id)
+            # A line of zero euros (a specialist's DBC whose fee is inside the hospital's) is not sent: it claims
+            # nothing.
+            .where(c.c.declaration_date >= start, c.c.declaration_date <= end, c.c.amount_cents != 0)
+            .order_by(c.c.pregnancy_id, c.c.phase, c.c.line_no)
+        )
+        if "ruleset_version" in columns:  # every row of ``latest`` is a stored decision: joined only for this
+            query = query.join(d, decision_of(latest))
+        if not include_mono:
+            query = query.where(c.c.kind == "integral")
+        return query
+
+    # Read in a separate process per range of pregnancies where big reads go to separate processes.
+    parts = [lines_of(part) for part in key_ranges(connection, p.c.pregnancy_id)]
+    schema = {name: _DESIRED_SCHEMA[name] for name in columns}
+    return read_frame(connection, lines_of(true()), schema, many=True, parts=parts)
 
 
 def _claimed_items(connection: Connection, pregnancy_ids: pl.Series) -> pl.DataFrame:

@@ -239,12 +239,19 @@ def _upsert_by_copy(
 
 
 def read_frame(
-    connection: Connection, query: Select[Any], schema: Mapping[str, Any], *, many: bool = False
+    connection: Connection,
+    query: Select[Any],
+    schema: Mapping[str, Any],
+    *,
+    many: bool = False,
+    parts: Sequence[Select[Any]] = (),
 ) -> pl.DataFrame:
     """Run ``query`` and return its rows as a frame with ``schema`` (dates parsed column-wise).
 
     ``many``: the query may return millions of rows (every activity of a year). On SQLite such a read goes to a
-    separate process when it is safe and the tables are big (``_read_in_child``).
+    separate process when it is safe and the tables are big (``_read_in_child``). ``parts``: queries whose rows
+    together are exactly those of ``query`` (each a range of a key), for a read of joined tables to be split over
+    one process per part; used only where the read goes to separate processes.
 
     Without a Python object per value where the database allows it: PostgreSQL sends the rows as CSV by
     ``COPY … TO STDOUT`` on this connection (so inside this transaction), parsed by Polars; SQLite joins each
@@ -257,7 +264,7 @@ def read_frame(
     joined = None
     if connection.dialect.name == "sqlite":
         if many:
-            joined = _read_in_child(connection, query, raw_schema)
+            joined = _read_in_child(connection, query, raw_schema, parts)
         if joined is None and not query._order_by_clauses and all(map(_joinable, schema.values())):
             joined = _read_joined(connection, query, raw_schema)
     if joined is not None:
@@ -326,7 +333,9 @@ def _runs(pid: int) -> bool:
     return True
 
 
-def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[str, Any]) -> pl.DataFrame | None:
+def _read_in_child(
+    connection: Connection, query: Select[Any], raw_schema: dict[str, Any], parts: Sequence[Select[Any]] = ()
+) -> pl.DataFrame | None:
     """SQLite: the rows of ``query`` read by ``store.bulk_process`` (the ADBC driver, in its own process: Arrow
     columns built in C, about three times faster than this process's driver), or ``None`` where that is not
     safe or not worth it, and the caller reads here. A read of one big table is split by rowid over one process
@@ -358,16 +367,19 @@ def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[
     if size < CHILD_MIN_ROWS:
         return None
     query = query.order_by(None)  # sorted below, in Polars (SQLite's BINARY order is byte order)
-    parts = [query]
     finals = query.get_final_froms()
-    if len(finals) == 1 and isinstance(finals[0], Table) and (cores := min(os.cpu_count() or 1, CHILD_PROCESSES)) > 1:
+    pieces: list[Select[Any]] = [query]
+    if parts:  # the caller's split of a join
+        pieces = [part.order_by(None) for part in parts]
+    elif len(finals) == 1 and isinstance(finals[0], Table) and min(os.cpu_count() or 1, CHILD_PROCESSES) > 1:
+        cores = min(os.cpu_count() or 1, CHILD_PROCESSES)
         table_size = connection.exec_driver_sql(
             f"SELECT max(rowid) FROM {_quoted(connection, finals[0].name)}"
         ).scalar()
         rowid: ColumnElement[int] = literal_column(f"{_quoted(connection, finals[0].name)}.rowid")
         bounds = [(table_size or 0) * n // cores for n in range(cores + 1)]
-        parts = [query.where(rowid > low, rowid <= high) for low, high in itertools.pairwise(bounds)]
-        parts[-1] = query.where(rowid > bounds[-2])  # and whatever was added since max(rowid)
+        pieces = [query.where(rowid > low, rowid <= high) for low, high in itertools.pairwise(bounds)]
+        pieces[-1] = query.where(rowid > bounds[-2])  # and whatever was added since max(rowid)
     # A first row of the right types: the driver takes each column's type from the first batch, where a column
     # may hold only NULLs. It is checked and dropped below.
     first = ", ".join(
@@ -377,7 +389,7 @@ def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[
     outputs: list[str] = []
     try:
         children = []
-        for part in parts:
+        for part in pieces:
             handle, output = tempfile.mkstemp(prefix=f"{READ_FILE_PREFIX}{os.getpid()}-", suffix=".arrow")
             os.close(handle)
             outputs.append(output)
@@ -415,6 +427,26 @@ def _read_in_child(connection: Connection, query: Select[Any], raw_schema: dict[
     if names:  # NULLs first going up, last going down, as SQLite orders them
         frame = frame.sort(names, descending=descending, nulls_last=descending, maintain_order=True)
     return frame
+
+
+def key_ranges(connection: Connection, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    """Conditions on ``column`` (an indexed key, never NULL) that split its table's rows into one range per
+    separate reading process, about equal in rows, for ``read_frame(parts=…)``; none (``[]``) where reads are not
+    split: not SQLite, or one core."""
+    cores = min(os.cpu_count() or 1, CHILD_PROCESSES)
+    if connection.dialect.name != "sqlite" or cores < 2:
+        return []
+    table = column.table
+    rows = connection.execute(select(func.count()).select_from(table)).scalar() or 0
+    bounds = [
+        connection.execute(select(column).order_by(column).limit(1).offset(rows * n // cores)).scalar()
+        for n in range(1, cores)
+    ]
+    if rows < cores or None in bounds:
+        return []
+    ranges = [column < bounds[0]]
+    ranges += [(column >= low) & (column < high) for low, high in itertools.pairwise(bounds)]
+    return [*ranges, column >= bounds[-1]]
 
 
 _FIRST_SQL = {"text": "'x'", "whole": "0", "real": "0.5", "boolean": "0"}
