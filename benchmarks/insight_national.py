@@ -52,7 +52,10 @@ def main() -> None:
         return result
 
     with PeakSampler() as memory:
-        frame = stage("read outcomes of the year (one query)", lambda: outcome_frame(database, true(), [args.year]))
+        frame = stage(
+            "read outcomes of the year (a process per range)",
+            lambda: outcome_frame(database, true(), [args.year], many=True),
+        )
         stage(
             f"{len(indicators)} indicators per IGO (superuser)",
             lambda: [indicator_table(database, SYSTEM, i, args.year, frame=frame) for i in indicators],

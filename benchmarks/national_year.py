@@ -175,7 +175,7 @@ def compute_indicators(database: Database) -> int:
     """Every indicator per IGO (intervals, funnel limits) from one read of the year's outcomes."""
     from sqlalchemy import true
 
-    frame = outcome_frame(database, true(), [YEAR])
+    frame = outcome_frame(database, true(), [YEAR], many=True)
     return sum(len(indicator_table(database, SYSTEM, i, YEAR, frame=frame).rows) for i in load_indicators())
 
 

@@ -3,6 +3,7 @@ nothing below the minimum cell size reaches a reader outside the IGO through any
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from small_numbers import CASEMIX_COUNTS, small_complements, small_counts
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from dbutil import fresh_database, release
 from integraal.api import create_app
@@ -37,7 +38,7 @@ from integraal.services.insight import (
     quarterly_trend,
 )
 from integraal.services.users import add_user, issue_token
-from integraal.store import tables
+from integraal.store import bulk, tables
 from integraal.store.database import Database
 from integraal.store.repositories import load_pregnancies
 from integraal.synth import generate_region, write_region
@@ -120,6 +121,21 @@ def test_the_region_has_outcomes_of_births(world):
     births = frame.filter(frame["end_reason"] == EndReason.BIRTH.value)
     assert births.height > 1000
     assert births["birth_mode"].null_count() < births.height * 0.05
+
+
+def test_a_national_read_in_a_process_per_range_of_pregnancies_is_the_read_here(world, monkeypatch):
+    """``many``: on SQLite the outcomes are read in separate processes, one per range of pregnancies (each with
+    its own current decisions for the financing): the same frame as one read here."""
+    here = outcome_frame(world["db"], true(), [YEAR])
+    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
+    children = []
+    real = bulk.subprocess.Popen
+    monkeypatch.setattr(bulk.subprocess, "Popen", lambda *a, **k: children.append(a) or real(*a, **k))
+    apart = outcome_frame(world["db"], true(), [YEAR], many=True)
+    sqlite = world["db"].engine.dialect.name == "sqlite"
+    assert len(children) == (bulk.CHILD_PROCESSES if sqlite and (os.cpu_count() or 1) > 1 else 0)
+    assert apart.sort("pregnancy_id").equals(here.sort("pregnancy_id"))
+    assert apart["financing"].n_unique() == 2  # both integral and separate financing, from the two kinds of reads
 
 
 @pytest.mark.parametrize("indicator_id", INDICATORS)

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, and_, exists, literal, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, literal, select, true
 
 from integraal.distribution.inputs import ClientProfile
 from integraal.domain.pregnancy import EndReason, ReferralStage
@@ -61,7 +62,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import read_frame
+from integraal.store.bulk import key_ranges, read_frame
 from integraal.store.database import Database
 
 INTEGRAL = "integraal"
@@ -126,43 +127,58 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
 
 
 def outcome_frame(
-    db: Database | Connection, where: ColumnElement[bool], years: Sequence[int] | None = None, financing: bool = True
+    db: Database | Connection,
+    where: ColumnElement[bool],
+    years: Sequence[int] | None = None,
+    financing: bool = True,
+    *,
+    many: bool = False,
 ) -> pl.DataFrame:
     """One row per pregnancy matching ``where`` that ended in ``years`` (all ended ones when ``None``), read in a
     unit of work of its own (or on the connection given): the
     outcome fields, the client profile, ``year``, ``quarter`` (``2025-Q3``), IGO, insurer and ``financing``
     (``financing=False`` skips looking up the current decisions' claim lines and marks every row integral: for
-    callers that do not group by it, such as the quality scores)."""
+    callers that do not group by it, such as the quality scores). ``many``: the country's pregnancies may match
+    (a national read): on SQLite read in a separate process per range of pregnancies."""
     p, o, c = tables.pregnancies, tables.outcomes, tables.claim_lines
-    condition = and_(where, p.c.end_date.is_not(None))
-    if years:
-        condition = and_(condition, p.c.end_date >= date(min(years), 1, 1), p.c.end_date <= date(max(years), 12, 31))
-    latest = latest_decisions(condition)
-    integral = (
-        exists(
-            select(c.c.pregnancy_id)
-            .select_from(latest)
-            .join(c, claim_lines_of(latest))
-            .where(latest.c.pregnancy_id == p.c.pregnancy_id, c.c.kind == "integral")
-        )
-        if financing
-        else literal(True)
-    )
     schema = {**_PREGNANCY_COLUMNS, **{name: OUTCOME_SCHEMA[name] for name in _MEASURES}, "integral": pl.Boolean()}
-    query = (
-        select(
-            *(p.c[name] for name in _PREGNANCY_COLUMNS),
-            *(o.c[name] for name in _MEASURES),
-            integral.label("integral"),
+
+    def query_of(pregnancies: ColumnElement[bool]) -> Select[Any]:
+        condition = and_(where, pregnancies, p.c.end_date.is_not(None))
+        if years:
+            condition = and_(
+                condition, p.c.end_date >= date(min(years), 1, 1), p.c.end_date <= date(max(years), 12, 31)
+            )
+        latest = latest_decisions(condition)
+        integral = (
+            exists(
+                select(c.c.pregnancy_id)
+                .select_from(latest)
+                .join(c, claim_lines_of(latest))
+                .where(latest.c.pregnancy_id == p.c.pregnancy_id, c.c.kind == "integral")
+            )
+            if financing
+            else literal(True)
         )
-        .select_from(p.outerjoin(o, o.c.pregnancy_id == p.c.pregnancy_id))
-        .where(condition)
-    )
+        return (
+            select(
+                *(p.c[name] for name in _PREGNANCY_COLUMNS),
+                *(o.c[name] for name in _MEASURES),
+                integral.label("integral"),
+            )
+            .select_from(p.outerjoin(o, o.c.pregnancy_id == p.c.pregnancy_id))
+            .where(condition)
+        )
+
+    def read(connection: Connection) -> pl.DataFrame:
+        parts = [query_of(part) for part in key_ranges(connection, p.c.pregnancy_id)] if many else []
+        return read_frame(connection, query_of(true()), schema, many=many, parts=parts)
+
     if isinstance(db, Connection):
-        frame = read_frame(db, query, schema)
+        frame = read(db)
     else:
         with db.unit_of_work() as connection:
-            frame = read_frame(connection, query, schema)
+            frame = read(connection)
     if years:
         frame = frame.filter(pl.col("end_date").dt.year().is_in(list(years)))
     return frame.with_columns(
@@ -285,7 +301,7 @@ def indicator_table(
     _check_reader(principal)
     indicator = indicator_by_id(indicator_id)
     limit = _minimum(principal, minimum)
-    data = frame if frame is not None else outcome_frame(db, _scope(principal), [year])
+    data = frame if frame is not None else outcome_frame(db, _scope(principal), [year], many=True)
     data = data.filter(pl.col("year") == year)
     column = "igo_id" if level is UnitLevel.IGO else "financing"
     own_unit = (
@@ -544,7 +560,7 @@ def indicator_overview(
     own = principal.igo_id if principal.role in (Role.IGO_ADMIN, Role.IGO_BOARD) else igo_id
     if own is None:
         raise NotFoundError("igo", "")
-    data = outcome_frame(db, _scope(principal), [year])
+    data = outcome_frame(db, _scope(principal), [year], many=True)
     rows = []
     for indicator in load_indicators().values():
         table = indicator_table(db, principal, indicator.id, year, minimum=minimum, frame=data)

@@ -96,7 +96,7 @@ def insight_report(db: Database, principal: Principal, igo_id: str | None, year:
     """Gather the report of ``igo_id`` (IGO roles: their own) for ``year``; raises what the use cases raise."""
     require(principal, Action.READ_AGGREGATES)
     igo, name = _resolve_igo(db, principal, igo_id)
-    frame = outcome_frame(db, _scope(principal), [year])
+    frame = outcome_frame(db, _scope(principal), [year], many=True)
     indicator_tables = tuple(
         indicator_table(db, principal, indicator.id, year, UnitLevel.IGO, adjust=True, frame=frame)
         for indicator in load_indicators().values()
