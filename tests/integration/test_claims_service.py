@@ -106,6 +106,11 @@ def test_batches_hold_every_decided_line_once_per_insurer(world, monkeypatch, re
     stored = items(world)
     assert {(s.run_id, s.decision_line_no) for s in stored} == {(c.run_id, c.line_no) for c in expected}
     assert all(s.state == "ready" for s in stored)
+    d = tables.phase_decisions
+    with world.db.engine.connect() as connection:
+        versions = {(r.run_id, r.pregnancy_id, r.phase): r.ruleset_version for r in connection.execute(select(d))}
+    assert all(s.ruleset_version == versions[(s.run_id, s.pregnancy_id, s.phase)] for s in stored)
+    assert {s.ruleset_version for s in stored} >= {"2025.2"}  # each line keeps its decision's rule set
 
 
 def test_building_again_claims_nothing_twice(world):

@@ -229,7 +229,17 @@ _ITEM_SCHEMA: dict[str, Any] = {
 """The columns of ``claim_items`` a build writes (the answer columns stay empty)."""
 
 
-_PLAN_COLUMNS = ("run_id", "line_no", "pregnancy_id", "phase", "uzovi", "amount_cents", "igo_id", "bsn")
+_PLAN_COLUMNS = (
+    "run_id",
+    "line_no",
+    "pregnancy_id",
+    "phase",
+    "uzovi",
+    "amount_cents",
+    "igo_id",
+    "bsn",
+    "ruleset_version",
+)
 """What a build needs of the decided lines while nothing of them is claimed yet (the rest is copied in SQL)."""
 
 
@@ -311,9 +321,14 @@ def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
         pl.lit("D").alias("debit_credit"),
         "amount_cents",
         "original_line_id",
-        "bsn",  # the woman's, read with the decided line: no lookup of her pregnancy per line when copied
+        # The woman's and the decision's rule set, read with the decided line: no lookup of her pregnancy or of
+        # the phase decision per line when it is copied.
+        "bsn",
+        "ruleset_version",
     )
-    credits = credits.with_columns(pl.lit(None, dtype=pl.String).alias("bsn"))  # a credit copies the claimed line's
+    credits = credits.with_columns(  # a credit copies the claimed line's
+        pl.lit(None, dtype=pl.String).alias("bsn"), pl.lit(None, dtype=pl.String).alias("ruleset_version")
+    )
     return (
         pl.concat([credits, debits], how="vertical_relaxed")
         .sort("igo_id", "uzovi", "_phase", "_part", "_n")
@@ -474,6 +489,7 @@ _NEW = Table(
     Column("source_line_id", String(20), nullable=True),
     Column("original_line_id", String(20), nullable=True),
     Column("bsn", String(9), nullable=True),
+    Column("ruleset_version", String(40), nullable=True),
     prefixes=["TEMPORARY"],
 )
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
@@ -481,8 +497,9 @@ _NEW = Table(
 
 def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
     """Insert the planned items, in ``seq`` order, copying every field in SQL from the decided line (a debit) or
-    the claimed line it takes back (a credit), with their first history row; nothing travels through Python."""
-    n, c, d, i = _NEW, tables.claim_lines, tables.phase_decisions, tables.claim_items
+    the claimed line it takes back (a credit), with their first history row. Only what the plan read with the
+    decided line travels through Python (the woman's BSN and the decision's rule set: a lookup per line each)."""
+    n, c, i = _NEW, tables.claim_lines, tables.claim_items
     _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
     insert_frame(connection, n, items.select(col.name for col in n.columns))
     debits = (
@@ -505,13 +522,12 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
             c.c.quantity_hundredths,
             c.c.amount_cents,
             n.c.original_line_id,
-            d.c.ruleset_version,
+            n.c.ruleset_version,
             literal(ClaimState.READY.value, String),
             literal(0, Integer),
         )
         .select_from(n)
         .join(c, (c.c.run_id == n.c.run_id) & (c.c.line_no == n.c.line_no))
-        .join(d, (d.c.run_id == c.c.run_id) & (d.c.pregnancy_id == c.c.pregnancy_id) & (d.c.phase == c.c.phase))
         .where(n.c.source_line_id.is_(None))
     )
     e = i.alias("taken_back")
