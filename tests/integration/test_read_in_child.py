@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, MetaData, func, select, true
 
 from integraal.store import activity_blocks, bulk
-from integraal.store.bulk import insert_frame, key_ranges, read_frame
+from integraal.store.bulk import insert_frame, key_ranges, read_frame, read_frames
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 
@@ -214,6 +214,39 @@ def test_a_join_split_by_key_ranges_is_read_in_a_process_per_range(
         got = read_frame(connection, joined(true()), schema, many=True, parts=[joined(r) for r in ranges])
     assert len(started) == max(len(ranges), 1)
     assert got.to_dicts() == expected.to_dicts() and 0 < got.height < ROWS
+
+
+def test_several_reads_go_to_one_process_and_give_what_each_read_gives(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_frames(many=True)``: one separate process reads the queries in turn; each frame is the frame
+    ``read_frame`` gives (typed, dates parsed, in its query's order); small tables are read here."""
+    a = PROBE
+    reads = [
+        (select(a.c.activity_id, a.c.date).where(a.c.bsn == "o'brien").order_by(a.c.date, a.c.activity_id), {
+            "activity_id": pl.String, "date": pl.Date,
+        }),
+        (select(a.c.pregnancy_id, a.c.quantity_hundredths), {"pregnancy_id": pl.String, "q": pl.Int64}),
+        (select(a.c.activity_id).where(a.c.bsn == "nobody"), {"activity_id": pl.String}),
+    ]  # fmt: skip
+    with db.unit_of_work() as connection:
+        expected = [read_frame(connection, query, schema) for query, schema in reads]
+    started = _children(monkeypatch)
+    with monkeypatch.context() as only_there:
+        _only_in_child(only_there)
+        with db.unit_of_work() as connection:
+            got = read_frames(connection, reads, many=True)
+    assert len(started) == 1
+    for frame, want in zip(got, expected, strict=True):
+        assert frame.schema == want.schema
+        assert frame.sort(frame.columns).to_dicts() == want.sort(want.columns).to_dicts()
+    assert got[0].to_dicts() == expected[0].to_dicts()  # the ordered one in its order
+    assert got[0].height > 0 and got[1].height == ROWS and got[2].height == 0
+    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 10**12)
+    with db.unit_of_work() as connection:
+        here = read_frames(connection, reads, many=True)
+    assert len(started) == 1  # small tables: read here
+    assert [f.to_dicts() for f in here] == [f.to_dicts() for f in expected]
 
 
 def test_an_order_by_anything_but_a_selected_column_stays_here(

@@ -56,7 +56,7 @@ from integraal.services.access import Action, NotFoundError, Principal, Role, re
 from integraal.services.decisions import PREGNANCY_SCHEMA
 from integraal.services.insight import outcome_frame, profile_expr
 from integraal.store import activity_blocks, tables
-from integraal.store.bulk import in_values, read_frame
+from integraal.store.bulk import in_values, read_frames
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_context
 
@@ -190,26 +190,29 @@ def _decided(
     def theirs(pregnancy_id: ColumnElement[str]) -> ColumnElement[bool]:
         return true() if everyone else pregnancy_id.in_(select(p.c.pregnancy_id).where(p.c.igo_id.in_(igo_ids)))
 
-    decisions = read_frame(
+    # The three in one separate process where big SQLite reads go there (a process started once).
+    decisions, lines, pregnancies = read_frames(
         connection,
-        select(d.c.pregnancy_id, d.c.phase, d.c.run_id, d.c.outcome).where(theirs(d.c.pregnancy_id)),
-        DECISION_FRAME,
+        [
+            (
+                select(d.c.pregnancy_id, d.c.phase, d.c.run_id, d.c.outcome).where(theirs(d.c.pregnancy_id)),
+                DECISION_FRAME,
+            ),
+            (
+                select(c.c.pregnancy_id, c.c.phase, c.c.run_id, c.c.amount_cents).where(
+                    theirs(c.c.pregnancy_id),
+                    c.c.kind == "integral",
+                    c.c.declaration_date >= start,
+                    c.c.declaration_date <= end,
+                ),
+                RECEIPT_FRAME,
+            ),
+            (select(*(p.c[name] for name in PREGNANCY_FRAME)).where(p.c.igo_id.in_(igo_ids)), PREGNANCY_FRAME),
+        ],
+        many=True,
     )
     current = decisions.filter(pl.col("run_id") == pl.col("run_id").max().over("pregnancy_id", "phase"))
-    lines = read_frame(
-        connection,
-        select(c.c.pregnancy_id, c.c.phase, c.c.run_id, c.c.amount_cents).where(
-            theirs(c.c.pregnancy_id),
-            c.c.kind == "integral",
-            c.c.declaration_date >= start,
-            c.c.declaration_date <= end,
-        ),
-        RECEIPT_FRAME,
-    )
     receipts = lines.join(current.select("pregnancy_id", "phase", "run_id"), on=["pregnancy_id", "phase", "run_id"])
-    pregnancies = read_frame(
-        connection, select(*(p.c[name] for name in PREGNANCY_FRAME)).where(p.c.igo_id.in_(igo_ids)), PREGNANCY_FRAME
-    )
     return receipts.drop("run_id"), current.drop("run_id"), pregnancies
 
 

@@ -260,7 +260,7 @@ def read_frame(
     library, such as the ADBC driver's, only ever in another process: two copies of SQLite in one process do not
     see each other's POSIX locks, and closing one releases the other's — a crash or a corrupt database, see
     sqlite.org/howtocorrupt.html §2.2; tried, and it crashed.)"""
-    raw_schema = {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
+    raw_schema = _raw_schema(schema)
     joined = None
     if connection.dialect.name == "sqlite":
         if many:
@@ -277,6 +277,15 @@ def read_frame(
             frame = _read_by_copy(connection, compiled.string, params, raw_schema)
         else:
             frame = _read_by_fetch(connection, compiled.string, params, raw_schema)
+    return _with_dates(frame, schema)
+
+
+def _raw_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema a read hands over: dates as their ISO text (parsed by :func:`_with_dates`)."""
+    return {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
+
+
+def _with_dates(frame: pl.DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
     return frame.with_columns(
         pl.col(name).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date
     )
@@ -348,25 +357,10 @@ def _read_in_child(
     committed, as the child does) or it is a locked unit of work (``BEGIN IMMEDIATE``: no other writer can commit
     meanwhile) that has changed nothing since it took the lock. Any failure of a child (driver missing, a
     column whose values change type, …) is logged and the caller reads the usual way."""
-    driver = connection.connection.driver_connection
-    if driver is None or (driver.in_transaction and connection.info.get(CHANGES_AT_LOCK) != driver.total_changes):
+    path = _child_may_read(connection, [(query, raw_schema)])
+    if path is None:
         return None
-    path = next((row[2] for row in driver.execute("PRAGMA database_list") if row[1] == "main"), "")
-    if not path:  # in memory
-        return None
-    if not all(map(_child_readable, raw_schema.values())) or (order := _order_of(query, list(raw_schema))) is None:
-        return None
-    involved = {t.name for t in find_tables(query, include_joins=True, include_aliases=True) if isinstance(t, Table)}
-    size = max(
-        (
-            connection.exec_driver_sql(f"SELECT max(rowid) FROM {_quoted(connection, n)}").scalar() or 0
-            for n in involved
-        ),
-        default=0,
-    )
-    if size < CHILD_MIN_ROWS:
-        return None
-    query = query.order_by(None)  # sorted below, in Polars (SQLite's BINARY order is byte order)
+    ordered, query = query, query.order_by(None)  # sorted below, in Polars (SQLite's BINARY order is byte order)
     finals = query.get_final_froms()
     pieces: list[Select[Any]] = [query]
     if parts:  # the caller's split of a join
@@ -380,26 +374,81 @@ def _read_in_child(
         bounds = [(table_size or 0) * n // cores for n in range(cores + 1)]
         pieces = [query.where(rowid > low, rowid <= high) for low, high in itertools.pairwise(bounds)]
         pieces[-1] = query.where(rowid > bounds[-2])  # and whatever was added since max(rowid)
-    # A first row of the right types: the driver takes each column's type from the first batch, where a column
-    # may hold only NULLs. It is checked and dropped below.
-    first = ", ".join(
-        f"{_FIRST_SQL[_first_kind(dtype)]} AS {_quoted(connection, name)}" for name, dtype in raw_schema.items()
+    read = _read_by_children(connection, path, [[(piece, raw_schema)] for piece in pieces])
+    if read is None:
+        return None
+    return _ordered(ordered, raw_schema, pl.concat([frames[0] for frames in read], rechunk=False))
+
+
+def read_frames(
+    connection: Connection, reads: Sequence[tuple[Select[Any], Mapping[str, Any]]], *, many: bool = False
+) -> list[pl.DataFrame]:
+    """Several reads, each ``(query, schema)`` as :func:`read_frame` reads it. ``many``: on SQLite, where it is
+    safe and the tables are big, all of them in *one* separate process (``_read_in_child``), one after the other
+    in one read transaction there: a process started once for several big tables, and none of them read here."""
+    if many and connection.dialect.name == "sqlite" and reads:
+        raw = [(query, _raw_schema(schema)) for query, schema in reads]
+        path = _child_may_read(connection, raw)
+        job = [(query.order_by(None), raw_schema) for query, raw_schema in raw]
+        if path is not None and (read := _read_by_children(connection, path, [job])):
+            return [
+                _with_dates(_ordered(query, raw_schema, frame), schema)
+                for (query, raw_schema), frame, (_, schema) in zip(raw, read[0], reads, strict=True)
+            ]
+    return [read_frame(connection, query, schema) for query, schema in reads]
+
+
+def _child_may_read(connection: Connection, reads: Sequence[tuple[Select[Any], dict[str, Any]]]) -> str | None:
+    """The database file a separate process may read ``reads`` from (``_read_in_child``: safe, every column
+    readable there, every order one Polars can redo, the tables big), or ``None``."""
+    driver = connection.connection.driver_connection
+    if driver is None or (driver.in_transaction and connection.info.get(CHANGES_AT_LOCK) != driver.total_changes):
+        return None
+    path = next((row[2] for row in driver.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:  # in memory
+        return None
+    involved: set[str] = set()
+    for query, raw_schema in reads:
+        if not all(map(_child_readable, raw_schema.values())) or _order_of(query, list(raw_schema)) is None:
+            return None
+        involved |= {
+            t.name for t in find_tables(query, include_joins=True, include_aliases=True) if isinstance(t, Table)
+        }
+    size = max(
+        (
+            connection.exec_driver_sql(f"SELECT max(rowid) FROM {_quoted(connection, n)}").scalar() or 0
+            for n in involved
+        ),
+        default=0,
     )
+    return str(path) if size >= CHILD_MIN_ROWS else None
+
+
+def _read_by_children(
+    connection: Connection, path: str, jobs: Sequence[Sequence[tuple[Select[Any], dict[str, Any]]]]
+) -> list[list[pl.DataFrame]] | None:
+    """One separate process per job, each reading its ``(query, raw schema)`` pairs in turn; the frames per job,
+    typed, or ``None`` if any process or frame failed (logged)."""
     sweep_read_files(tempfile.gettempdir())
-    outputs: list[str] = []
+    outputs: list[list[str]] = []
     try:
         children = []
-        for part in pieces:
-            handle, output = tempfile.mkstemp(prefix=f"{READ_FILE_PREFIX}{os.getpid()}-", suffix=".arrow")
-            os.close(handle)
-            outputs.append(output)
-            sql = part.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-            request = {
-                "database": path,
-                "sql": f"SELECT {first} UNION ALL SELECT * FROM ({sql})",
-                "output": output,
-                "batch_rows": CHILD_BATCH_ROWS,
-            }
+        for job in jobs:
+            reads = []
+            outputs.append([])
+            for query, raw_schema in job:
+                handle, output = tempfile.mkstemp(prefix=f"{READ_FILE_PREFIX}{os.getpid()}-", suffix=".arrow")
+                os.close(handle)
+                outputs[-1].append(output)
+                # A first row of the right types: the driver takes each column's type from the first batch, where
+                # a column may hold only NULLs. It is checked and dropped below.
+                first = ", ".join(
+                    f"{_FIRST_SQL[_first_kind(dtype)]} AS {_quoted(connection, name)}"
+                    for name, dtype in raw_schema.items()
+                )
+                sql = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+                reads.append({"sql": f"SELECT {first} UNION ALL SELECT * FROM ({sql})", "output": output})
+            request = {"database": path, "reads": reads, "batch_rows": CHILD_BATCH_ROWS}
             child = subprocess.Popen(
                 [sys.executable, "-m", "integraal.store.bulk_process"],
                 stdin=subprocess.PIPE,
@@ -416,15 +465,28 @@ def _read_in_child(
         if failures:
             _log.warning("reading in a separate process failed, reading here: %s", failures[0].strip()[-500:])
             return None
-        frames = [_typed_without_first(pl.read_ipc(output), raw_schema) for output in outputs]
+        frames = [
+            [
+                _typed_without_first(pl.read_ipc(output), raw_schema)
+                for output, (_, raw_schema) in zip(files, job, strict=True)
+            ]
+            for files, job in zip(outputs, jobs, strict=True)
+        ]
     finally:
-        for output in outputs:
-            os.unlink(output)
-    if any(frame is None for frame in frames):
+        for files in outputs:
+            for output in files:
+                os.unlink(output)
+    if any(frame is None for job in frames for frame in job):
         return None
-    frame = pl.concat([frame for frame in frames if frame is not None], rechunk=False)
-    names, descending = order
-    if names:  # NULLs first going up, last going down, as SQLite orders them
+    return [[frame for frame in job if frame is not None] for job in frames]
+
+
+def _ordered(query: Select[Any], raw_schema: dict[str, Any], frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (read unordered) in the order of ``query``'s ORDER BY: NULLs first going up, last going down, as
+    SQLite orders them."""
+    order = _order_of(query, list(raw_schema))
+    names, descending = order if order is not None else ([], [])
+    if names:
         frame = frame.sort(names, descending=descending, nulls_last=descending, maintain_order=True)
     return frame
 
