@@ -10,6 +10,7 @@ trajectory that does not exist. Every stored row of a run and its summary must b
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -378,6 +379,23 @@ def test_deciding_some_pregnancies_stores_the_same(region, monkeypatch, part):
     same_summary(new, reference)
     assert new.unmatched == 0
     assert stored_run(region, new.run_id) == stored_run(region, reference.run_id)
+
+
+def test_a_whole_run_reads_the_activities_on_a_connection_of_its_own(region, monkeypatch):
+    """… in a background thread while the pregnancies are read; a run of some pregnancies reads only their women's
+    activities, after their pregnancies, here."""
+    threads: list[tuple[str, bool]] = []
+    real = decisions.load_activities
+
+    def spying(connection: Connection, bsns: Sequence[str] | None = None) -> pl.DataFrame:
+        threads.append((threading.current_thread().name, bsns is None))
+        return real(connection, bsns)
+
+    monkeypatch.setattr(decisions, "load_activities", spying)
+    whole = decide_all(region, AS_OF, store=False)
+    some = decide_all(region, AS_OF, ["ZZ-OLDER"], store=False)
+    assert threads == [("integraal-read", True), (threading.current_thread().name, False)]
+    assert whole.activities > some.activities > 0
 
 
 def test_not_storing_counts_the_same(region):

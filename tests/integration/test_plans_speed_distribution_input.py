@@ -2,8 +2,8 @@
 
 Three changes to check: every IGO's activities are read by one query (not named, then unnamed: two starts of the
 separate reading processes); that read runs in a background thread on a connection of its own while the rest is
-read (``_meanwhile``), except on an in-memory SQLite database, which is one per connection; and the IGOs' inputs
-are derived two at a time (``IGO_THREADS``).
+read (``store.background_read.read_meanwhile``), except on an in-memory SQLite database, which is one per
+connection; and the IGOs' inputs are derived two at a time (``IGO_THREADS``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from dbutil import fresh_database, release
 from integraal.services import distribution_input
 from integraal.services.access import SYSTEM
 from integraal.services.decisions import decide_all
-from integraal.services.distribution_input import _activities, _meanwhile, distribution_inputs
+from integraal.services.distribution_input import _activities, distribution_inputs
 from integraal.services.imports import import_files
 from integraal.store import activity_blocks, tables
+from integraal.store.background_read import read_meanwhile
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 from integraal.synth import generate_region, write_region
@@ -98,7 +99,7 @@ def test_the_read_runs_meanwhile_on_a_connection_of_its_own(db):
         seen.append((threading.get_ident(), connection))
         return int(connection.execute(select(tables.igos.c.igo_id).limit(1)).scalar() is not None)
 
-    with db.unit_of_work() as connection, _meanwhile(db, connection, read) as result:
+    with db.unit_of_work() as connection, read_meanwhile(db, connection, read) as result:
         assert result() == 1
     ((thread, used),) = seen
     assert thread != threading.get_ident() and used is not connection
@@ -111,7 +112,7 @@ def test_a_failed_read_fails_the_call(db):
     with (
         pytest.raises(RuntimeError, match="disk on fire"),
         db.unit_of_work() as connection,
-        _meanwhile(db, connection, read) as result,
+        read_meanwhile(db, connection, read) as result,
     ):
         result()
 
@@ -127,7 +128,7 @@ def test_an_in_memory_database_is_read_on_the_blocks_own_connection():
             assert used is connection and threading.current_thread() is threading.main_thread()
             return int(used.execute(sql_text("SELECT n FROM things")).scalar_one())
 
-        with _meanwhile(memory, connection, read) as result:
+        with read_meanwhile(memory, connection, read) as result:
             assert result() == 7
 
 
@@ -160,7 +161,7 @@ def test_the_quality_reference_is_read_in_the_background_with_the_activities(db,
     with db.unit_of_work() as connection:
         reference = real(connection, YEAR)
     monkeypatch.setattr(distribution_input, "_reference_outcomes", lambda connection, year: reference)
-    monkeypatch.setattr(distribution_input, "_meanwhile", _inline)
+    monkeypatch.setattr(distribution_input, "read_meanwhile", _inline)
     assert distribution_inputs(db, SYSTEM, igos, YEAR) == apart
 
 

@@ -14,6 +14,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from integraal.rules.matching import TrajectoryIndex
 from integraal.rules.reasons import ReasonCode
 from integraal.services import audit
 from integraal.store import tables
+from integraal.store.background_read import read_meanwhile
 from integraal.store.bulk import in_values, insert_frame, read_frame
 from integraal.store.database import Database
 from integraal.store.repositories import (
@@ -106,14 +108,20 @@ def decide_all(
 ) -> RunSummary:
     """Decide and (by default) store a run. ``on_decision`` sees every decision as it is made."""
     catalogue = load_catalogue()
-    with db.unit_of_work() as connection:
+    with db.unit_of_work() as connection, ExitStack() as stack:
         # Read before the context: every report seen owed here is in the context (PostgreSQL reads each
         # statement's own snapshot), so the run may mark it decided.
         owed = _owed_redecisions(connection, pregnancy_ids) if store else []
+        # Every activity (a whole run) is read on a connection of its own while the rest is read here.
+        every_activity = (
+            stack.enter_context(read_meanwhile(db, connection, load_activities)) if pregnancy_ids is None else None
+        )
         context = load_context(connection, catalogue, pregnancy_ids)
         pregnancies = _load_pregnancy_frame(connection, pregnancy_ids)
-        bsns = pregnancies["bsn"].unique().sort().to_list() if pregnancy_ids is not None else None
-        activities = load_activities(connection, bsns)
+        if every_activity is not None:
+            activities = every_activity()
+        else:  # those of the women decided
+            activities = load_activities(connection, pregnancies["bsn"].unique().sort().to_list())
         # The pure engine decides when every decision is asked for (``on_decision`` sees the objects).
         objects = load_pregnancies(connection, pregnancy_ids) if on_decision is not None else []
 

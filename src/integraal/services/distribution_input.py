@@ -26,13 +26,11 @@ as columns (``DistributionInput.from_frames``: no row objects unless a caller as
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, or_, select, true
@@ -56,6 +54,7 @@ from integraal.services.access import Action, NotFoundError, Principal, Role, re
 from integraal.services.decisions import PREGNANCY_SCHEMA
 from integraal.services.insight import outcome_frame, profile_expr
 from integraal.store import activity_blocks, tables
+from integraal.store.background_read import read_meanwhile
 from integraal.store.bulk import in_values, read_frames
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_context
@@ -105,7 +104,7 @@ def distribution_inputs(
         def background(own: Connection) -> tuple[pl.DataFrame, pl.DataFrame]:
             return _activities(own, None if everyone else wanted), _reference_outcomes(own, year)
 
-        with _meanwhile(db, connection, background) as background_read:
+        with read_meanwhile(db, connection, background) as background_read:
             receipts, outcomes, pregnancies = _decided(connection, wanted, start, end, everyone)
             context = load_context(connection, catalogue)
             # The pregnancies paid for in the year, in id order, with their IGO (every per-IGO frame is a part).
@@ -225,47 +224,6 @@ def _activities(connection: Connection, igo_ids: list[str] | None) -> pl.DataFra
     p = tables.pregnancies
     theirs = connection.execute(select(p.c.pregnancy_id, p.c.bsn).where(p.c.igo_id.in_(igo_ids))).all()
     return activity_blocks.read_for(connection, [r.pregnancy_id for r in theirs], {r.bsn for r in theirs})
-
-
-@contextmanager
-def _meanwhile(db: Database, connection: Connection, read: Callable[[Connection], T]) -> Iterator[Callable[[], T]]:
-    """``read`` on a connection of its own in a background thread while the block reads and derives the rest;
-    the block calls what it is given for the result (raising what ``read`` raised).
-
-    The database and Polars let go of the interpreter for most of a read, so two reads take the two cores (the
-    activities and the country's outcomes here, the decisions in the block: ≈1 s off a national year's input).
-    It sees what is committed, like this process's reads outside a locked unit of work (and the quality
-    reference was always read in a unit of work of its own). An
-    in-memory SQLite database is one per connection, so there ``read`` runs on the block's ``connection``, in its
-    thread, when asked."""
-    url = db.engine.url
-    if url.get_backend_name() == "sqlite" and (url.database or ":memory:") == ":memory:":
-        yield lambda: read(connection)
-        return
-
-    box: dict[str, Any] = {}  # the result or the error, handed over once (a kept future would keep the frame)
-
-    def on_own_connection() -> None:
-        try:
-            with db.engine.connect() as own:
-                box["value"] = read(own)
-        except BaseException as error:  # raised in the block's thread, by result()
-            box["error"] = error
-
-    def result() -> T:
-        thread.join()
-        if "error" in box:
-            raise box.pop("error")
-        value: T = box.pop("value")
-        return value
-
-    thread = threading.Thread(target=on_own_connection, name="integraal-read")
-    thread.start()
-    try:
-        yield result
-    finally:
-        thread.join()  # the block failed before asking: wait for the read under way
-        box.clear()
 
 
 # --- deriving ---------------------------------------------------------------------------------------------------
