@@ -218,6 +218,7 @@ def test_batches_exported_together_are_sent_all_or_none(world, monkeypatch):
     batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
     ids = [b.batch_id for b in batches]
     before = transitions(world)
+    assert claims.export_batches(world.db, ADMIN, [], at=AT) == {}
     with pytest.raises(NotFoundError):
         claims.export_batches(world.db, ADMIN, [*ids, "B9999999"], at=AT)
     real = claims.write_claim_frame

@@ -1029,6 +1029,8 @@ def export_batches(
     _check_format(fmt, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
     ids = list(dict.fromkeys(batch_ids))
+    if not ids:
+        return {}
     with db.unit_of_work(lock="claims") as connection:
         rows = {batch_id: _batch_row(connection, principal, batch_id) for batch_id in ids}
         writes: dict[str, Callable[[], bytes]] = {}
