@@ -111,6 +111,7 @@ def test_batches_hold_every_decided_line_once_per_insurer(world, monkeypatch, re
         versions = {(r.run_id, r.pregnancy_id, r.phase): r.ruleset_version for r in connection.execute(select(d))}
     assert all(s.ruleset_version == versions[(s.run_id, s.pregnancy_id, s.phase)] for s in stored)
     assert {s.ruleset_version for s in stored} >= {"2025.2"}  # each line keeps its decision's rule set
+    assert first_notes(world, [s.line_id for s in stored]) == [f"claimed from decision run {s.run_id}" for s in stored]
 
 
 def test_building_again_claims_nothing_twice(world):
@@ -343,6 +344,26 @@ def test_a_changed_decision_credits_the_booked_line_and_debits_the_new_amount(wo
             .all()
         )
     assert history == ["ready", "sent", "accepted", "corrected"]
+    # Each new line's first history row names the run it was claimed from: the credit the old line's run.
+    assert first_notes(world, [credit.line_id, debit.line_id]) == [
+        f"claimed from decision run {old.run_id}",
+        f"claimed from decision run {debit.run_id}",
+    ]
+    assert debit.run_id > old.run_id
+
+
+def first_notes(world: World, line_ids: list[str]) -> list[str]:
+    """The note of each line's first history row (``None`` → ``ready``)."""
+    t = tables.claim_transitions
+    with world.db.unit_of_work() as connection:
+        rows = connection.execute(
+            select(t.c.line_id, t.c.note).where(
+                t.c.line_id.in_(line_ids), t.c.from_state.is_(None), t.c.to_state == "ready"
+            )
+        ).all()
+    notes = dict(rows)
+    assert len(rows) == len(notes) == len(line_ids)  # one first row each
+    return [notes[line_id] for line_id in line_ids]
 
 
 def test_only_the_back_office_and_superuser_handle_claims(world):

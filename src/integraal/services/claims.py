@@ -495,6 +495,11 @@ _NEW = Table(
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
 
 
+def _claimed_from(run_id: Any) -> Any:
+    """The note of a claim line's first history row: the decision run it was claimed from."""
+    return literal("claimed from decision run ") + cast(run_id, String)
+
+
 def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
     """Insert the planned items, in ``seq`` order, copying every field in SQL from the decided line (a debit) or
     the claimed line it takes back (a credit), with their first history row. Only what the plan read with the
@@ -565,15 +570,13 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
         both = union_all(debits, credits).subquery("new_items")
         rows = select(*list(both.c)[1:]).order_by(both.c.seq)
     connection.execute(insert(i).from_select(list(_ITEM_SCHEMA), rows))
-    note = literal("claimed from decision run ") + cast(i.c.run_id, String)
-    _record_transitions_of(
-        connection,
-        select(n.c.line_id, literal(None, String), literal(ClaimState.READY.value), note)
-        .join(i, i.c.line_id == n.c.line_id)
-        .order_by(n.c.seq),
-        at,
-        actor,
-    )
+    if items["source_line_id"].is_null().all():  # debits only: each one's run is in the scratch table
+        first = select(n.c.line_id, literal(None, String), literal(ClaimState.READY.value), _claimed_from(n.c.run_id))
+    else:  # a credit's run is that of the line it takes back: read from the item just written
+        first = select(
+            n.c.line_id, literal(None, String), literal(ClaimState.READY.value), _claimed_from(i.c.run_id)
+        ).join(i, i.c.line_id == n.c.line_id)
+    _record_transitions_of(connection, first.order_by(n.c.seq), at, actor)
     _NEW.drop(connection)
     refresh_statistics(connection, i, items.height)
     refresh_statistics(connection, tables.claim_transitions, items.height)
