@@ -308,7 +308,8 @@ class _Plan:
 
 def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
     """New items by IGO × insurer, phase by phase, credits before debits: where each comes from (a decided line,
-    ``run_id`` and ``line_no``, or for a credit the claimed line ``source_line_id``), its direction and amount."""
+    ``run_id`` and ``line_no``, or for a credit the claimed line ``source_line_id`` and its ``run_id``), its
+    direction and amount."""
     debits = debits.select(
         "igo_id",
         "uzovi",
@@ -447,7 +448,7 @@ def _plan(desired: pl.DataFrame, claimed: pl.DataFrame) -> _Plan:
         "_phase",
         pl.lit(0).alias("_part"),
         "_n",
-        pl.lit(None, dtype=pl.Int64).alias("run_id"),
+        "run_id",  # the run of the line it takes back (its first history row names it)
         pl.lit(None, dtype=pl.Int64).alias("line_no"),
         pl.col("line_id").alias("source_line_id"),
         pl.lit("C").alias("debit_credit"),
@@ -493,11 +494,6 @@ _NEW = Table(
     prefixes=["TEMPORARY"],
 )
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
-
-
-def _claimed_from(run_id: Any) -> Any:
-    """The note of a claim line's first history row: the decision run it was claimed from."""
-    return literal("claimed from decision run ") + cast(run_id, String)
 
 
 def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
@@ -570,13 +566,13 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
         both = union_all(debits, credits).subquery("new_items")
         rows = select(*list(both.c)[1:]).order_by(both.c.seq)
     connection.execute(insert(i).from_select(list(_ITEM_SCHEMA), rows))
-    if items["source_line_id"].is_null().all():  # debits only: each one's run is in the scratch table
-        first = select(n.c.line_id, literal(None, String), literal(ClaimState.READY.value), _claimed_from(n.c.run_id))
-    else:  # a credit's run is that of the line it takes back: read from the item just written
-        first = select(
-            n.c.line_id, literal(None, String), literal(ClaimState.READY.value), _claimed_from(i.c.run_id)
-        ).join(i, i.c.line_id == n.c.line_id)
-    _record_transitions_of(connection, first.order_by(n.c.seq), at, actor)
+    note = literal("claimed from decision run ") + cast(n.c.run_id, String)  # every new item's run is in the scratch
+    _record_transitions_of(
+        connection,
+        select(n.c.line_id, literal(None, String), literal(ClaimState.READY.value), note).order_by(n.c.seq),
+        at,
+        actor,
+    )
     _NEW.drop(connection)
     refresh_statistics(connection, i, items.height)
     refresh_statistics(connection, tables.claim_transitions, items.height)
