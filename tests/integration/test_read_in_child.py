@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, MetaData, func, select, true
 
 from integraal.store import activity_blocks, bulk
-from integraal.store.bulk import insert_frame, key_ranges, read_frame, read_frames
+from integraal.store.bulk import insert_frame, read_frame, read_frames
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA
 
@@ -186,13 +186,13 @@ def test_an_ordered_read_is_sorted_as_sqlite_sorts(
 def test_a_join_split_by_key_ranges_is_read_in_a_process_per_range(
     db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
-    """``key_ranges`` cuts a key's rows into one range per process, about equal, each row in exactly one; a join
-    read with ``parts`` (one per range) gives the rows and order of the whole query, one process per part."""
+    """``_key_ranges`` cuts a key's rows into one range per process, about equal, each row in exactly one; a join
+    read with ``split`` (by that key) gives the rows and order of the whole query, one process per range."""
     monkeypatch.setattr(bulk, "CHILD_PROCESSES", processes)
     monkeypatch.setattr(bulk.os, "cpu_count", lambda: 4)
     a, b = PROBE, PROBE.alias("other")
     with db.unit_of_work() as connection:
-        ranges = key_ranges(connection, a.c.activity_id)
+        ranges = bulk._key_ranges(connection, a.c.activity_id, bulk._processes())
         counts = [connection.execute(select(func.count()).where(r)).scalar() for r in ranges]
 
         def joined(where: Any) -> Any:
@@ -211,7 +211,7 @@ def test_a_join_split_by_key_ranges_is_read_in_a_process_per_range(
     started = _children(monkeypatch)
     _only_in_child(monkeypatch)
     with db.unit_of_work() as connection:
-        got = read_frame(connection, joined(true()), schema, many=True, parts=[joined(r) for r in ranges])
+        got = read_frame(connection, joined(true()), schema, many=True, split=(a.c.activity_id, joined))
     assert len(started) == max(len(ranges), 1)
     assert got.to_dicts() == expected.to_dicts() and 0 < got.height < ROWS
 

@@ -83,7 +83,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import in_values, insert_frame, key_ranges, read_frame, refresh_statistics
+from integraal.store.bulk import in_values, insert_frame, read_frame, refresh_statistics
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -279,9 +279,8 @@ def _latest_lines(
         return query
 
     # Read in a separate process per range of pregnancies where big reads go to separate processes.
-    parts = [lines_of(part) for part in key_ranges(connection, p.c.pregnancy_id)]
     schema = {name: _DESIRED_SCHEMA[name] for name in columns}
-    return read_frame(connection, lines_of(true()), schema, many=True, parts=parts)
+    return read_frame(connection, lines_of(true()), schema, many=True, split=(p.c.pregnancy_id, lines_of))
 
 
 def _claimed_items(connection: Connection, pregnancy_ids: pl.Series) -> pl.DataFrame:

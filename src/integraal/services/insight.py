@@ -62,7 +62,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import key_ranges, read_frame
+from integraal.store.bulk import read_frame
 from integraal.store.database import Database
 
 INTEGRAL = "integraal"
@@ -170,15 +170,12 @@ def outcome_frame(
             .where(condition)
         )
 
-    def read(connection: Connection) -> pl.DataFrame:
-        parts = [query_of(part) for part in key_ranges(connection, p.c.pregnancy_id)] if many else []
-        return read_frame(connection, query_of(true()), schema, many=many, parts=parts)
-
+    query, split = query_of(true()), (p.c.pregnancy_id, query_of)
     if isinstance(db, Connection):
-        frame = read(db)
+        frame = read_frame(db, query, schema, many=many, split=split)
     else:
         with db.unit_of_work() as connection:
-            frame = read(connection)
+            frame = read_frame(connection, query, schema, many=many, split=split)
     if years:
         frame = frame.filter(pl.col("end_date").dt.year().is_in(list(years)))
     return frame.with_columns(

@@ -238,20 +238,25 @@ def _upsert_by_copy(
     refresh_statistics(connection, table, frame.height)
 
 
+Split = tuple[ColumnElement[Any], Callable[[ColumnElement[bool]], Select[Any]]]
+"""``read_frame``'s ``split`` of a join: an indexed key, and the query of the rows whose key meets a condition."""
+
+
 def read_frame(
     connection: Connection,
     query: Select[Any],
     schema: Mapping[str, Any],
     *,
     many: bool = False,
-    parts: Sequence[Select[Any]] = (),
+    split: Split | None = None,
 ) -> pl.DataFrame:
     """Run ``query`` and return its rows as a frame with ``schema`` (dates parsed column-wise).
 
     ``many``: the query may return millions of rows (every activity of a year). On SQLite such a read goes to a
-    separate process when it is safe and the tables are big (``_read_in_child``). ``parts``: queries whose rows
-    together are exactly those of ``query`` (each a range of a key), for a read of joined tables to be split over
-    one process per part; used only where the read goes to separate processes.
+    separate process when it is safe and the tables are big (``_read_in_child``). ``split``: ``(key, query_of)``
+    for a read of joined tables — ``query_of(condition on key)`` is the query for the rows whose key meets the
+    condition (``query_of(true())`` is ``query``); where the read goes to separate processes, it is cut into one
+    range of the indexed key per process (:func:`_key_ranges`).
 
     Without a Python object per value where the database allows it: PostgreSQL sends the rows as CSV by
     ``COPY … TO STDOUT`` on this connection (so inside this transaction), parsed by Polars; SQLite joins each
@@ -264,7 +269,7 @@ def read_frame(
     joined = None
     if connection.dialect.name == "sqlite":
         if many:
-            joined = _read_in_child(connection, query, raw_schema, parts)
+            joined = _read_in_child(connection, query, raw_schema, split)
         if joined is None and not query._order_by_clauses and all(map(_joinable, schema.values())):
             joined = _read_joined(connection, query, raw_schema)
     if joined is not None:
@@ -343,13 +348,16 @@ def _runs(pid: int) -> bool:
 
 
 def _read_in_child(
-    connection: Connection, query: Select[Any], raw_schema: dict[str, Any], parts: Sequence[Select[Any]] = ()
+    connection: Connection,
+    query: Select[Any],
+    raw_schema: dict[str, Any],
+    split: Split | None = None,
 ) -> pl.DataFrame | None:
     """SQLite: the rows of ``query`` read by ``store.bulk_process`` (the ADBC driver, in its own process: Arrow
     columns built in C, about three times faster than this process's driver), or ``None`` where that is not
     safe or not worth it, and the caller reads here. A read of one big table is split by rowid over one process
-    per core. An ordered query is read unordered and sorted here when its order is by selected columns (SQLite's
-    default BINARY order of text is byte order, as Polars sorts).
+    per core, a join by the caller's ``split`` (``read_frame``). An ordered query is read unordered and sorted here
+    when its order is by selected columns (SQLite's default BINARY order of text is byte order, as Polars sorts).
 
     Safe means: the other process sees exactly what this connection would. It is a second reader of the WAL
     database and sees what is committed, so this connection must not have written in its open transaction:
@@ -363,10 +371,11 @@ def _read_in_child(
     ordered, query = query, query.order_by(None)  # sorted below, in Polars (SQLite's BINARY order is byte order)
     finals = query.get_final_froms()
     pieces: list[Select[Any]] = [query]
-    if parts:  # the caller's split of a join
-        pieces = [part.order_by(None) for part in parts]
-    elif len(finals) == 1 and isinstance(finals[0], Table) and min(os.cpu_count() or 1, CHILD_PROCESSES) > 1:
-        cores = min(os.cpu_count() or 1, CHILD_PROCESSES)
+    cores = _processes()
+    if split is not None:  # a join, cut by the caller's key
+        key, query_of = split
+        pieces = [query_of(part).order_by(None) for part in _key_ranges(connection, key, cores)] or pieces
+    elif len(finals) == 1 and isinstance(finals[0], Table) and cores > 1:
         table_size = connection.exec_driver_sql(
             f"SELECT max(rowid) FROM {_quoted(connection, finals[0].name)}"
         ).scalar()
@@ -491,20 +500,25 @@ def _ordered(query: Select[Any], raw_schema: dict[str, Any], frame: pl.DataFrame
     return frame
 
 
-def key_ranges(connection: Connection, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-    """Conditions on ``column`` (an indexed key, never NULL) that split its table's rows into one range per
-    separate reading process, about equal in rows, for ``read_frame(parts=…)``; none (``[]``) where reads are not
-    split: not SQLite, or one core."""
-    cores = min(os.cpu_count() or 1, CHILD_PROCESSES)
-    if connection.dialect.name != "sqlite" or cores < 2:
+def _processes() -> int:
+    """How many separate processes share one big read: one per core, at most :data:`CHILD_PROCESSES`."""
+    return min(os.cpu_count() or 1, CHILD_PROCESSES)
+
+
+def _key_ranges(connection: Connection, column: ColumnElement[Any], parts: int) -> list[ColumnElement[bool]]:
+    """Conditions on ``column`` (an indexed key, never NULL) that split its table's rows into ``parts`` ranges
+    of about equal rows (``LIMIT 1 OFFSET`` along the index for each bound); none (``[]``) for fewer than two
+    parts or rows."""
+    if parts < 2:
         return []
-    table = column.table
-    rows = connection.execute(select(func.count()).select_from(table)).scalar() or 0
+    rows = connection.execute(select(func.count()).select_from(column.table)).scalar() or 0
+    if rows < parts:
+        return []
     bounds = [
-        connection.execute(select(column).order_by(column).limit(1).offset(rows * n // cores)).scalar()
-        for n in range(1, cores)
+        connection.execute(select(column).order_by(column).limit(1).offset(rows * n // parts)).scalar()
+        for n in range(1, parts)
     ]
-    if rows < cores or None in bounds:
+    if None in bounds:  # rows deleted meanwhile
         return []
     ranges = [column < bounds[0]]
     ranges += [(column >= low) & (column < high) for low, high in itertools.pairwise(bounds)]
