@@ -6,7 +6,7 @@ SQLite, and two copies in *one* process do not see each other's POSIX locks (clo
 sqlite.org/howtocorrupt.html §2.2). In a process of its own it is an ordinary second connection.
 
 Run as ``python -m integraal.store.bulk_process`` with a JSON request ``{"database", "reads": [{"sql",
-"output"}, …]}`` (and optionally ``"batch_rows"``; ``"sql"`` and ``"output"`` alone: one read) on stdin: it runs
+"output"}, …]}`` (and optionally ``"batch_rows"``) on stdin: it runs
 the queries on the database opened read-only, one after the other in one read transaction (so they see one
 state of it), and writes each one's rows to its ``output`` as an Arrow IPC file. Any failure exits non-zero with
 the reason on stderr (the parent then reads in its own process). Only the standard library at import: this
@@ -55,7 +55,7 @@ def read_to_files(database: str, reads: list[tuple[str, str]], batch_rows: int =
 def main() -> int:
     try:
         request = json.load(sys.stdin)
-        reads = [(r["sql"], r["output"]) for r in request.get("reads", [request])]
+        reads = [(r["sql"], r["output"]) for r in request["reads"]]
         read_to_files(request["database"], reads, request.get("batch_rows", BATCH_ROWS))
     except Exception as error:  # the parent does the work itself; it logs the reason
         print(f"{error.__class__.__name__}: {error}", file=sys.stderr)
