@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, or_, select, true
@@ -68,8 +67,6 @@ two cores."""
 PREGNANCY_FRAME = PREGNANCY_SCHEMA  # the pregnancies as the columnar engine reads them (services.decisions)
 RECEIPT_FRAME = {"pregnancy_id": pl.String(), "phase": pl.String(), "run_id": pl.Int64(), "amount_cents": pl.Int64()}
 DECISION_FRAME = {"pregnancy_id": pl.String(), "phase": pl.String(), "run_id": pl.Int64(), "outcome": pl.String()}
-
-T = TypeVar("T")
 
 
 def distribution_input(db: Database, principal: Principal, igo_id: str, year: int) -> DistributionInput:
