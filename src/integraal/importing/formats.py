@@ -348,6 +348,7 @@ def _activity_rules(refs: References) -> Sequence[RowRule]:
             iso_date(_c("date")).fill_null(False)
             & ~(governing.cast(pl.Utf8) + ":" + _c("activity_code")).is_in(pairs.implode()),
             "unknown activity code for the catalogue of that year (see `integraal catalogue`)",
+            over=("date", "activity_code"),
         ),
         RowRule(
             "pregnancy_id",
@@ -362,25 +363,31 @@ def _activity_rules(refs: References) -> Sequence[RowRule]:
     )
 
 
+def _owner_bsn(pregnancies: pl.DataFrame) -> pl.Expr:
+    """``__owner_bsn``: the BSN of the stored trajectory a row's ``pregnancy_id`` names (null: none). A lookup,
+    not a join: the frame keeps its rows and their order (a join of 4.4 million rows took three times as long)."""
+    return (
+        _c("pregnancy_id")
+        .replace_strict(pregnancies.get_column("pregnancy_id"), pregnancies.get_column("bsn"), default=None)
+        .alias("__owner_bsn")
+    )
+
+
 ACTIVITIES = FileFormat(
     kind="activities",
     table="activities",
     key=("activity_id",),
     columns=lambda refs: (
         Column("activity_id", checks=(IDENT,)),
-        Column("bsn", checks=(BSN,)),
-        Column("pregnancy_id", False, (IDENT,)),
-        Column("agb", checks=(AGB,)),
-        Column("activity_code"),
-        Column("date", checks=(DATE,)),
-        Column("quantity", False, ((positive_quantity, "quantity must be > 0 with at most 2 decimals"),)),
+        Column("bsn", checks=(BSN,), repeats=True),
+        Column("pregnancy_id", False, (IDENT,), repeats=True),
+        Column("agb", checks=(AGB,), repeats=True),
+        Column("activity_code", repeats=True),
+        Column("date", checks=(DATE,), repeats=True),
+        Column("quantity", False, ((positive_quantity, "quantity must be > 0 with at most 2 decimals"),), repeats=True),
     ),
     row_rules=_activity_rules,
-    prepare=lambda frame, refs: frame.join(
-        refs.pregnancies.select("pregnancy_id", pl.col("bsn").alias("__owner_bsn")),
-        on="pregnancy_id",
-        how="left",
-    ),
+    prepare=lambda frame, refs: frame.with_columns(_owner_bsn(refs.pregnancies)),
     to_rows=_selecting(
         "activity_id",
         "bsn",

@@ -57,20 +57,29 @@ class RowError:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column of an import format: required or not, and the checks its non-empty values must pass."""
+    """A column of an import format: required or not, and the checks its non-empty values must pass.
+
+    ``repeats``: the column's values repeat over many rows (a woman's BSN on each of her activities), so its
+    checks are evaluated once per distinct value (a national activities file: 170,000 BSNs in 4.4 million rows)."""
 
     name: str
     required: bool = True
     checks: tuple[tuple[Check, str], ...] = ()
+    repeats: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RowRule:
-    """A check across fields of a row (``when`` true = the row is invalid), reported on ``field``."""
+    """A check across fields of a row (``when`` true = the row is invalid), reported on ``field``.
+
+    ``over``: every column ``invalid_when`` reads, when their combinations repeat over many rows (an activity's
+    date and code): the rule is first evaluated once per distinct combination, and on the rows only when one
+    fails."""
 
     field: str
     invalid_when: pl.Expr
     reason: str
+    over: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -138,11 +147,8 @@ def as_date(name: str) -> pl.Expr:
 def as_hundredths(name: str, default: str = "1") -> pl.Expr:
     """A validated quantity with up to two decimals as an integer number of hundredths (exact, no float)."""
     value = pl.when(pl.col(name) == "").then(pl.lit(default)).otherwise(pl.col(name))
-    parts = value.str.split_exact(".", 1)
-    whole = parts.struct.field("field_0").cast(pl.Int64)
-    frac = parts.struct.field("field_1").fill_null("").str.pad_end(2, "0").str.slice(0, 2)
-    frac = pl.when(frac == "").then(pl.lit("00")).otherwise(frac).cast(pl.Int64)
-    return (whole * 100 + frac).alias(name)
+    # Through Polars' decimal (integer-backed, exact): "2.5" → 2.50 → 250.
+    return (value.cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64).alias(name)
 
 
 # --- reading and validating ----------------------------------------------------------------------------
@@ -355,14 +361,18 @@ def validate(
     frame = with_header(frame, file, columns)
 
     tests: list[tuple[str, pl.Expr, str]] = []  # (field, true where invalid, reason), in the order reported
+    distinct, combinations = _distinct(frame, columns, row_rules)
     for column in columns:
         col = pl.col(column.name)
         if column.required:
             tests.append((column.name, col == "", "required value is empty"))
         for check, reason in column.checks:
-            tests.append((column.name, (col != "") & ~check(col).fill_null(False), reason))
-    for rule in row_rules:
-        tests.append((rule.field, rule.invalid_when, rule.reason))
+            invalid = (col != "") & ~check(col).fill_null(False)
+            if column.name in distinct:
+                invalid = _failing_values(column.name, distinct[column.name], invalid)
+            tests.append((column.name, invalid, reason))
+    for i, rule in enumerate(row_rules):
+        tests.append((rule.field, _rows_to_test(rule, combinations.get(i)), rule.reason))
     errors = _failures(frame, file, tests, key)
     bad_rows = {e.row for e in errors}
     valid = (
@@ -370,6 +380,35 @@ def validate(
     )
     errors.sort(key=lambda e: (e.row, e.field))
     return Validated(file, frame.height, valid, errors, frame)
+
+
+def _distinct(
+    frame: pl.DataFrame, columns: Sequence[Column], row_rules: Sequence[RowRule]
+) -> tuple[dict[str, pl.Series], dict[int, pl.DataFrame]]:
+    """The distinct values of each repeating column with checks, and the distinct combinations of each row
+    rule's ``over`` columns (by the rule's position), found together in one parallel pass over the frame."""
+    names = [c.name for c in columns if c.repeats and c.checks]
+    spread = [(i, rule.over) for i, rule in enumerate(row_rules) if rule.over]
+    found = pl.collect_all(
+        [frame.lazy().select(pl.col(name).unique()) for name in names]
+        + [frame.lazy().select(list(over)).unique() for _, over in spread]
+    )
+    values = {name: found[i].get_column(name) for i, name in enumerate(names)}
+    return values, {i: combinations for (i, _), combinations in zip(spread, found[len(names) :], strict=True)}
+
+
+def _failing_values(name: str, values: pl.Series, invalid: pl.Expr) -> pl.Expr:
+    """``invalid`` (an expression of the column ``name`` alone) as a test of whether a row's value is one of the
+    ``values`` it holds for: each distinct value checked once, not on every row it appears in."""
+    failing = pl.DataFrame({name: values}).filter(invalid.fill_null(False)).get_column(name)
+    return pl.col(name).is_in(failing.implode()) if failing.len() else pl.lit(False)
+
+
+def _rows_to_test(rule: RowRule, combinations: pl.DataFrame | None) -> pl.Expr:
+    """The rule's test of the rows: none where no distinct combination of its ``over`` columns fails it."""
+    if combinations is None or combinations.select(rule.invalid_when.fill_null(False).any()).item():
+        return rule.invalid_when
+    return pl.lit(False)
 
 
 def _failures(

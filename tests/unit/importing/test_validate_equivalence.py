@@ -10,6 +10,7 @@ frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import polars as pl
 from hypothesis import given, settings
@@ -20,7 +21,16 @@ from integraal.domain.contract import OverlapPolicy, PartialPolicy
 from integraal.domain.pregnancy import EndReason, ReferralStage
 from integraal.domain.provider import Discipline
 from integraal.importing.formats import FORMATS, References
-from integraal.importing.validation import ROW, Column, RowError, RowRule, Validated, validate, with_header
+from integraal.importing.validation import (
+    ROW,
+    Column,
+    RowError,
+    RowRule,
+    Validated,
+    as_hundredths,
+    validate,
+    with_header,
+)
 from integraal.insight.outcomes import BirthMode, BirthPlace, LabourOnset
 from integraal.services.imports import _with_length_checks, columns_table
 
@@ -130,8 +140,8 @@ def values(name: str) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def files(draw: st.DrawFn) -> tuple[str, pl.DataFrame]:
-    kind = draw(st.sampled_from(sorted(FORMATS)))
+def files(draw: st.DrawFn, kind: str | None = None) -> tuple[str, pl.DataFrame]:
+    kind = kind or draw(st.sampled_from(sorted(FORMATS)))
     names = [c.name for c in FORMATS[kind].columns(References())]
     rows = draw(st.lists(st.tuples(*(values(name) for name in names)), max_size=25))
     frame = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
@@ -170,3 +180,30 @@ def test_a_repeated_key_is_reported_on_every_later_row_with_the_first() -> None:
         "f.csv: row 3, field 'k+j' = 'a/1': duplicate key in this file (first at row 1)"
     ]
     assert result.valid.get_column(ROW).to_list() == [1, 2, 4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=files("activities"))
+def test_the_owner_of_a_named_trajectory_is_what_joining_the_stored_trajectories_gave(
+    case: tuple[str, pl.DataFrame],
+) -> None:
+    """Activities' ``prepare`` looks each row's trajectory up; the specification is the left join it replaced
+    (rows, their order and every column kept; no owner for an empty or unknown ``pregnancy_id``)."""
+    kind, frame = case
+    fmt = FORMATS[kind]
+    frame = with_header(frame, f"{kind}.csv", fmt.columns(REFERENCES))
+    owners = REFERENCES.pregnancies.select("pregnancy_id", pl.col("bsn").alias("__owner_bsn"))
+    expected = frame.join(owners, on="pregnancy_id", how="left", maintain_order="left")
+    assert_frame_equal(fmt.prepare(frame, REFERENCES), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    whole=st.integers(min_value=0, max_value=9_999_999),
+    decimals=st.sampled_from(["", ".0", ".5", ".05", ".25", ".99", ".1"]),
+)
+def test_a_quantity_becomes_its_exact_number_of_hundredths(whole: int, decimals: str) -> None:
+    text = f"{whole}{decimals}"
+    frame = pl.DataFrame({"quantity": [text, ""]})
+    hundredths = frame.select(as_hundredths("quantity")).get_column("quantity").to_list()
+    assert hundredths == [int(Decimal(text) * 100), 100]  # an empty quantity is one
