@@ -118,3 +118,33 @@ def test_every_ready_batch_is_exported_at_once(env, tmp_path):
     assert resent.read_bytes() == (folder / "B0000002.kz301").read_bytes()  # a resend: the same file
     again = run(["claims", "export-ready", "--out-dir", str(folder)], env)
     assert again.exit_code == 0 and "No batch is ready" in again.output
+
+
+def test_a_file_not_saved_after_sending_is_named_with_how_to_write_it_again(env, tmp_path, monkeypatch):
+    run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    refused = run(["claims", "export-ready", "--out-dir", str(not_a_folder)], env)
+    assert refused.exit_code == 1 and "not a folder" in refused.output
+    assert run(["claims", "batches"], env).output.count("ready") == 2  # nothing sent
+
+    folder = tmp_path / "out"
+    save = Path.write_bytes
+
+    def full_disk(path: Path, data: bytes) -> int:
+        if path.name == "B0000002.kz301":
+            raise OSError(28, "No space left on device")
+        return save(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    result = run(["claims", "export-ready", "--out-dir", str(folder)], env)
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    output = result.output.replace("\n", "")
+    assert "No space left on device" in output and "Sent, but not saved: B0000002." in output
+    assert "integraal claims export BATCH --out FILE" in output
+    assert [f.name for f in folder.iterdir()] == ["B0000001.kz301"]
+    assert "ready" not in run(["claims", "batches"], env).output  # both were sent
+    again = tmp_path / "B0000002.kz301"
+    assert run(["claims", "export", "B0000002", "--out", str(again)], env).exit_code == 0
+    assert get_format("kz301").read(again.read_bytes()).batch_id == "B0000002"

@@ -112,16 +112,32 @@ def export_ready(
     db: DbOption = None,
 ) -> None:
     """Write every batch still ready as a claim file (BATCH.kz301, …) and mark them all sent, together: if one
-    file cannot be written, none is sent."""
+    file cannot be made, none is sent. The files are saved once the batches are sent; a batch whose file could not
+    be saved (a full disk) is named, and `integraal claims export BATCH --out FILE` writes it again (a resend: the
+    same file)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        console.print(f"[red]{out_dir} is not a folder: nothing sent[/]")
+        raise typer.Exit(1)
     database = open_database(db, needs="claim_batches")
     ready = [b.batch_id for b in claims.list_batches(database, SYSTEM) if b.state == "ready"]
     if not ready:
         out.print("No batch is ready to be sent.")
         return
     files = _exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for batch_id, data in files.items():  # sent: a file lost here is written again by `export` (a resend)
-        (out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}").write_bytes(data)
+    saved: list[str] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for batch_id, data in files.items():
+            (out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}").write_bytes(data)
+            saved.append(batch_id)
+    except OSError as exc:
+        unsaved = [batch_id for batch_id in files if batch_id not in saved]
+        console.print(f"[red]{exc}[/]")
+        console.print(
+            f"[red]Sent, but not saved: {', '.join(unsaved)}. Write each again with "
+            "`integraal claims export BATCH --out FILE` (a resend: the same file).[/]"
+        )
+        raise typer.Exit(1) from exc
     total = sum(map(len, files.values()))
     console.print(f"{len(files)} batches sent: {total:,} bytes written to {out_dir} ({fmt}).")
 
