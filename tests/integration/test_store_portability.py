@@ -142,6 +142,28 @@ def test_bulk_writes_keep_every_value_as_it_was(db: Database) -> None:
     assert stored.to_dicts() == frame.to_dicts()
 
 
+def test_a_column_null_throughout_is_stored_null_also_where_the_table_has_a_default(db: Database) -> None:
+    """``insert_frame`` leaves a column that is null in every row out of the statement (one value fewer per row)
+    only where the table stores NULL without it: a column with a default still gets the NULLs it was given."""
+    probe = Table(
+        "null_probe",
+        MetaData(),
+        Column("key", String(10), primary_key=True),
+        Column("plain", String(10), nullable=True),
+        Column("with_default", String(10), nullable=True, server_default="d"),
+    )
+    frame = pl.DataFrame(
+        {"key": ["a", "b"], "plain": [None, None], "with_default": [None, None]},
+        schema={"key": pl.String, "plain": pl.String, "with_default": pl.String},
+    )
+    with db.unit_of_work() as connection:
+        probe.create(connection)
+        insert_frame(connection, probe, frame)
+        stored = connection.execute(select(probe).order_by(probe.c.key)).all()
+        probe.drop(connection)
+    assert [tuple(row) for row in stored] == [("a", None, None), ("b", None, None)]
+
+
 def test_upsert_of_one_key_twice_in_a_frame_keeps_the_last_row(db: Database) -> None:
     t = tables.providers
     frame = pl.DataFrame({"agb": ["01000001", "01000001"], "name": ["first", "last"], "discipline": ["midwife"] * 2})

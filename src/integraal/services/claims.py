@@ -481,7 +481,7 @@ def _next_batch_number(connection: Connection) -> int:
 _NEW = Table(
     "claim_new_items",
     MetaData(),
-    Column("seq", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the plan's order: given by SQLite (1, 2, …) as rows are written
     Column("line_id", String(20), nullable=False),
     Column("batch_id", String(12), nullable=False),
     Column("run_id", Integer, nullable=True),
@@ -501,7 +501,7 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
     decided line travels through Python (the woman's BSN and the decision's rule set: a lookup per line each)."""
     n, c, i = _NEW, tables.claim_lines, tables.claim_items
     _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
-    insert_frame(connection, n, items.select(col.name for col in n.columns))
+    insert_frame(connection, n, items.select(col.name for col in n.columns if col.name != "seq"))
     debits = (
         select(
             n.c.seq,
@@ -638,7 +638,6 @@ def build_batches(
                 pl.lit("-"),
                 (pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("batch_id")).cast(pl.String).str.pad_start(5, "0"),
             ).alias("line_id"),
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"),
         )
         summaries = list(batches.iter_rows(named=True))
         if summaries:
@@ -769,7 +768,7 @@ _scratch = MetaData()
 _MOVES = Table(
     "claim_moves",
     _scratch,
-    Column("seq", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the moves' order: given by SQLite (1, 2, …) as rows are written
     Column("line_id", String(20), nullable=False),
     Column("to_state", String(20), nullable=False),
     Column("note", Text, nullable=False),
@@ -804,8 +803,9 @@ def _move(
     i, m = tables.claim_items, _MOVES
     # Created and dropped inside the transaction: a rollback (any error below) takes it away with everything else.
     _MOVES.create(connection)
-    frame = moves.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
-    insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns))
+    # Numbered as SQLite numbers the rows of the new table: 1, 2, … in the order written.
+    frame = moves.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("seq"))
+    insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns and c.name != "seq"))
     known = "state" in moves.columns
     if known:  # the caller read the current states in this transaction
         current = frame.select("seq", "state")

@@ -161,9 +161,23 @@ def refresh_statistics(connection: Connection, table: Table, rows: int) -> None:
 
 
 def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
-    """Append the rows of ``frame`` (columns named as the table's) to ``table``."""
+    """Append the rows of ``frame`` (columns named as the table's) to ``table``.
+
+    A column that is null throughout is left out where the table stores NULL without it (no default): one value
+    fewer per row to hand over (a first claim's 474,277 scratch rows take back no line)."""
     if frame.height == 0:
         return
+    absent = [
+        name
+        for name in frame.columns
+        if (column := table.c.get(name)) is not None
+        and column.default is None
+        and column.server_default is None
+        and not column.primary_key
+        and frame.get_column(name).null_count() == frame.height
+    ]
+    if absent and len(absent) < frame.width:
+        frame = frame.drop(absent)
     if connection.dialect.name == "postgresql":
         _copy_in(connection, _quoted(connection, table.name), frame)
         refresh_statistics(connection, table, frame.height)
