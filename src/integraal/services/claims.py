@@ -481,7 +481,7 @@ def _next_batch_number(connection: Connection) -> int:
 _NEW = Table(
     "claim_new_items",
     MetaData(),
-    Column("seq", Integer, primary_key=True),  # the plan's order: given by SQLite (1, 2, …) as rows are written
+    Column("seq", Integer, primary_key=True),  # the plan's order: numbered 1, 2, … by the database as written
     Column("line_id", String(20), nullable=False),
     Column("batch_id", String(12), nullable=False),
     Column("run_id", Integer, nullable=True),
@@ -768,7 +768,7 @@ _scratch = MetaData()
 _MOVES = Table(
     "claim_moves",
     _scratch,
-    Column("seq", Integer, primary_key=True),  # the moves' order: given by SQLite (1, 2, …) as rows are written
+    Column("seq", Integer, primary_key=True),  # the moves' order: numbered 1, 2, … by the database as written
     Column("line_id", String(20), nullable=False),
     Column("to_state", String(20), nullable=False),
     Column("note", Text, nullable=False),
@@ -803,7 +803,7 @@ def _move(
     i, m = tables.claim_items, _MOVES
     # Created and dropped inside the transaction: a rollback (any error below) takes it away with everything else.
     _MOVES.create(connection)
-    # Numbered as SQLite numbers the rows of the new table: 1, 2, … in the order written.
+    # Numbered as the database numbers the rows of the new table (SQLite's rowid, PostgreSQL's serial): 1, 2, …
     frame = moves.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("seq"))
     insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns and c.name != "seq"))
     known = "state" in moves.columns
