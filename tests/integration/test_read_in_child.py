@@ -292,3 +292,71 @@ def test_files_left_by_a_killed_reader_are_removed_by_the_next_big_read(
         frame = load_activities(connection)
     assert started and frame.height == ROWS
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [running, *others, fresh])
+
+
+def _read_files(folder: Any) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(bulk.READ_FILE_PREFIX))
+
+
+def test_a_read_in_the_background_is_the_committed_frame_while_this_transaction_writes(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """``read_frame_in_background``: begun in a locked unit of work that has written nothing, its processes read
+    what is committed, also while this transaction then changes a column they do not read (as a claim export
+    marks the lines it writes sent); the frame is the one ``read_frame`` gives, and their files are removed."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    a = PROBE
+    query = select(a.c.activity_id, a.c.bsn, a.c.date).where(a.c.bsn == "o'brien")
+    schema = {"activity_id": pl.String, "bsn": pl.String, "date": pl.Date}
+    with db.unit_of_work() as connection:
+        expected = read_frame(connection, query, schema).sort("activity_id")
+    started = _children(monkeypatch)
+    with monkeypatch.context() as only_there, db.unit_of_work(lock="import") as connection:
+        _only_in_child(only_there)
+        waiting = bulk.read_frame_in_background(connection, query, schema)
+        assert waiting is not None and len(started) == 2
+        connection.execute(a.update().values(quantity_hundredths=0))  # a column the read leaves alone
+        connection.execute(a.insert().values(activity_id="B1", bsn="o'brien", agb="0", activity_code="x",
+                                             date=date(2025, 1, 1), quantity_hundredths=1))  # fmt: skip
+        got = waiting()
+        assert bulk.read_frame_in_background(connection, query, schema) is None  # written: not any more
+    assert got is not None
+    assert got.schema == expected.schema
+    assert got.sort("activity_id").to_dicts() == expected.to_dicts()  # what was committed: without B1
+    assert 0 < got.height < ROWS
+    assert _read_files(tmp_path) == []
+
+
+def test_a_read_in_the_background_that_fails_says_so_and_leaves_no_file(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, caplog: Any
+) -> None:
+    """A failing process: the waiting gives ``None`` (logged), so the caller reads here; no file is left."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(bulk.sys, "executable", "/bin/false")
+    query = select(PROBE.c.activity_id)
+    with caplog.at_level(logging.WARNING, logger="integraal.store.bulk"), db.unit_of_work() as connection:
+        waiting = bulk.read_frame_in_background(connection, query, {"activity_id": pl.String})
+        assert waiting is not None
+        assert waiting() is None
+    assert "reading in a separate process failed" in caplog.text
+    assert _read_files(tmp_path) == []
+
+
+def test_no_read_in_the_background_where_no_other_process_may_read(
+    db: Database, filled: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small tables, or an in-memory database (one per connection): ``None``, nothing started."""
+    started = _children(monkeypatch)
+    query, schema = select(PROBE.c.activity_id), {"activity_id": pl.String}
+    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 10**12)
+    with db.unit_of_work() as connection:
+        assert bulk.read_frame_in_background(connection, query, schema) is None
+    memory = Database("sqlite://")
+    with memory.unit_of_work() as connection:
+        PROBE.create(connection)
+        assert bulk.read_frame_in_background(connection, query, schema) is None
+    assert not started

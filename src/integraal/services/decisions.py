@@ -176,16 +176,7 @@ def _decided_in_parts(
             progress(pregnancies.height)
         yield decided
         return
-    numbered = pregnancies.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) * parts // pl.len()).alias("_part"))
-    # An activity whose trajectory is not among the pregnancies goes with the last part (the engine reports it).
-    of_part = activities.join(
-        numbered.select("pregnancy_id", "_part"), on="pregnancy_id", how="left", maintain_order="left"
-    ).with_columns(pl.col("_part").fill_null(parts - 1))
-    own = of_part.partition_by("_part", as_dict=True, include_key=False)  # one pass, not one filter per part
-    slices = [
-        (numbered.filter(pl.col("_part") == n).drop("_part"), own.pop((n,), activities.clear())) for n in range(parts)
-    ]
-    del numbered, of_part
+    slices = _split(pregnancies, activities, parts)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-decide") as worker:
         coming = worker.submit(decide_run, *slices[0], context, as_of)
         for n in range(parts):
@@ -196,6 +187,35 @@ def _decided_in_parts(
                 progress(slices[n][0].height)
             slices[n] = (pregnancies.clear(), activities.clear())  # let go of a part once decided
             yield decided
+
+
+def _split(pregnancies: pl.DataFrame, activities: pl.DataFrame, parts: int) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """``pregnancies`` (in id order) cut into ``parts`` slices of nearly equal size, each with its activities.
+
+    Activities in pregnancy id order (as ``_match`` returns them) are cut where the next part's first id begins:
+    slices of the frames, nothing copied. An activity whose trajectory is not among the pregnancies then goes
+    with the part its id sorts into (the engine reports it, in whichever part). Otherwise each is looked up."""
+    height = pregnancies.height
+    starts = [-(-n * height // parts) for n in range(parts)] + [height]
+    ids = activities["pregnancy_id"]
+    if ids.null_count() == 0 and ids.is_sorted():
+        firsts = pregnancies["pregnancy_id"].gather(starts[1:-1])
+        cuts = [0, *ids.search_sorted(firsts, side="left").to_list(), activities.height]
+    else:  # not in order: a pregnancy's activities found by a join (an unknown trajectory's go with the last part)
+        part = pl.int_range(pl.len(), dtype=pl.Int64) * parts // pl.len()
+        numbered = pregnancies.select("pregnancy_id", part.alias("_part"))
+        of_part = activities.join(numbered, on="pregnancy_id", how="left", maintain_order="left").with_columns(
+            pl.col("_part").fill_null(parts - 1)
+        )
+        own = of_part.partition_by("_part", as_dict=True, include_key=False)  # one pass, not one filter per part
+        return [
+            (pregnancies.slice(starts[n], starts[n + 1] - starts[n]), own.pop((n,), activities.clear()))
+            for n in range(parts)
+        ]
+    return [
+        (pregnancies.slice(starts[n], starts[n + 1] - starts[n]), activities.slice(cuts[n], cuts[n + 1] - cuts[n]))
+        for n in range(parts)
+    ]
 
 
 def _whole(parts: Sequence[BulkRun]) -> BulkRun:
