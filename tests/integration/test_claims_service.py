@@ -171,49 +171,6 @@ def test_a_claim_file_that_cannot_be_written_sends_nothing(world, monkeypatch):
         claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)
 
 
-@pytest.mark.sqlite_only(reason="separate reading processes are SQLite's")
-@pytest.mark.parametrize("processes_fail", [False, True], ids=["read-apart", "processes-fail"])
-def test_a_days_lines_are_read_apart_while_they_are_marked_sent(world, monkeypatch, caplog, processes_fail):
-    """Many lines to send: separate processes read them (what is committed) while this transaction marks them
-    sent; the files are those of the lines, as a resend reads them here. Processes that fail: read here after."""
-    monkeypatch.setattr(claims, "MANY_LINES", 1)
-    monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
-    batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
-    events: list[str] = []
-    real_start, real_send = bulk._start_children, claims._send_lines
-
-    marking = threading.Event()
-
-    def starting(*args):
-        events.append("processes started")
-        started = real_start(*args)
-
-        def frames():  # what the processes read is taken only once the marking has begun (or never)
-            events.append("read taken" if marking.wait(timeout=30) else "read taken without marking")
-            return started()
-
-        return frames
-
-    def sending(*args):
-        events.append("marking sent")
-        marking.set()
-        return real_send(*args)
-
-    monkeypatch.setattr(bulk, "_start_children", starting)
-    monkeypatch.setattr(claims, "_send_lines", sending)
-    if processes_fail:
-        monkeypatch.setattr(bulk.sys, "executable", "/bin/false")
-    ids = [b.batch_id for b in batches]
-    files = claims.export_batches(world.db, ADMIN, ids, at=AT)
-    assert events == ["processes started", "marking sent", "read taken"]
-    assert ("reading in a separate process failed" in caplog.text) == processes_fail
-    assert {s.state for s in items(world)} == {"sent"}
-    for b in batches:
-        lines = get_format("kz301").read(files[b.batch_id]).lines
-        assert sorted(line.line_id for line in lines) == [s.line_id for s in items(world, batch_id=b.batch_id)]
-        assert claims.export_batch(world.db, ADMIN, b.batch_id, at=AT) == files[b.batch_id]  # read here
-
-
 def audited(world: World, action: str) -> list[str]:
     a = tables.audit_log
     with world.db.engine.connect() as connection:
@@ -226,22 +183,14 @@ def test_batches_exported_together_are_the_files_of_each_and_are_sent_together(w
     if read_apart:  # the lines of the batches read as a national day's would be: in separate processes
         monkeypatch.setattr(claims, "MANY_LINES", 1)
         monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
-        real_start = bulk._start_in_child
+        real_read = bulk._read_in_child
 
         def spying(*args):
-            started = real_start(*args)
-            if started is None:
-                apart.append(False)
-                return None
-
-            def frame():
-                read = started()
-                apart.append(read is not None)
-                return read
-
+            frame = real_read(*args)
+            apart.append(frame is not None)
             return frame
 
-        monkeypatch.setattr(bulk, "_start_in_child", spying)
+        monkeypatch.setattr(bulk, "_read_in_child", spying)
     batches = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches
     assert len(batches) >= 2
     ids = [b.batch_id for b in reversed(batches)]

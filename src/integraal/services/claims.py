@@ -33,6 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,7 +83,7 @@ from integraal.services.access import (
 )
 from integraal.services.latest import claim_lines_of, decision_of, latest_decisions
 from integraal.store import tables
-from integraal.store.bulk import in_values, insert_frame, read_frame, read_frame_in_background, refresh_statistics
+from integraal.store.bulk import in_values, insert_frame, read_frame, refresh_statistics
 from integraal.store.database import Database
 
 SYSTEM_VIEW = Principal(None, "members", Role.SUPERUSER)
@@ -985,27 +986,17 @@ def _no_lines() -> pl.DataFrame:
 
 
 def _lines_of_batches(connection: Connection, batch_ids: Sequence[str], lines: int = 0) -> dict[str, pl.DataFrame]:
-    """The stored lines of each batch (``claim_batch_lines``), read together; ``lines``: how many are expected."""
-    query, schema = _lines_query(batch_ids)
-    return _lines_by_batch(read_frame(connection, query, schema, many=lines >= MANY_LINES))
-
-
-def _lines_query(batch_ids: Sequence[str]) -> tuple[Select[Any], dict[str, Any]]:
-    """The read of the batches' lines (unordered: an unordered read is read column-wise, three times faster)."""
-    i = tables.claim_items
-    schema = {"batch_id": pl.String, **_BATCH_LINE_SCHEMA}
-    return select(*(i.c[name] for name in schema)).where(in_values(i.c.batch_id, batch_ids)), schema
-
-
-def _lines_by_batch(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The lines read by ``_lines_query`` per batch, by BSN and line.
+    """The stored lines of each batch (``claim_batch_lines``), read together; ``lines``: how many are expected.
 
     Sorted here, not by the database: the line id is the key, so the order is total and the same on every
-    database (byte order)."""
-    frame = frame.sort("batch_id", "bsn", "line_id").with_columns(
+    database (byte order), and an unordered read is read column-wise (three times faster)."""
+    i = tables.claim_items
+    schema = {"batch_id": pl.String, **_BATCH_LINE_SCHEMA}
+    query = select(*(i.c[name] for name in schema)).where(in_values(i.c.batch_id, batch_ids))
+    frame = read_frame(connection, query, schema, many=lines >= MANY_LINES).sort("batch_id", "bsn", "line_id")
+    frame = frame.with_columns(
         pl.lit(None, dtype=pl.Date).alias("birth_date"), pl.lit([], dtype=pl.List(pl.String)).alias("comments")
-    )
-    frame = frame.select("batch_id", *LINE_SCHEMA)
+    ).select("batch_id", *LINE_SCHEMA)
     return {key[0]: part for key, part in frame.partition_by("batch_id", as_dict=True, include_key=False).items()}
 
 
@@ -1031,8 +1022,7 @@ def export_batches(
     ``ready`` become ``sent`` together, or none does (a file that cannot be written sends nothing).
 
     Set-based for a day's batches: their lines are read in one query and marked sent in one statement, while a
-    second thread writes the files (the formats let go of the interpreter, as the database does); many lines
-    are read by separate processes while they are marked sent (``_file_writer``)."""
+    second thread writes the files (the formats let go of the interpreter, as the database does)."""
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
@@ -1041,24 +1031,27 @@ def export_batches(
         return {}
     with db.unit_of_work(lock="claims") as connection:
         rows = {batch_id: _batch_row(connection, principal, batch_id) for batch_id in ids}
+        writes: dict[str, Callable[[], bytes]] = {}
+        if fmt == "kz301":  # the national batches: written column by column
+            lines = _lines_of_batches(connection, ids, sum(row.lines for row in rows.values()))
+            for batch_id, row in rows.items():
+                writes[batch_id] = partial(write_claim_frame, _header_of(row), lines.pop(batch_id, _no_lines()))
+        else:
+            for batch_id, row in rows.items():
+                writes[batch_id] = partial(get_format(fmt).write, claim_batch(connection, row))
         ready = [batch_id for batch_id, row in rows.items() if row.state == "ready"]
-        write_all = _file_writer(connection, rows, fmt, background=bool(ready))
         if not ready:  # resends only: nothing changes
-            resent = write_all(connection)
-            assert resent is not None  # given a connection, it reads there
-            return resent
+            return {batch_id: write() for batch_id, write in writes.items()}
         # The files are written in a second thread while the database marks the lines sent.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write") as writer:
-            files = writer.submit(write_all, None)
+            written = {batch_id: writer.submit(write) for batch_id, write in writes.items()}
             try:
                 _send_lines(connection, ready, f"sent in {fmt} file", at, principal.username)
             except Exception:
-                files.result()  # a file that cannot be written is the error, as when written first
+                for future in written.values():
+                    future.result()  # a file that cannot be written is the error, as when written first
                 raise
-            data = files.result()
-        if data is None:  # the lines' separate processes failed (logged): read here (the same lines)
-            data = write_all(connection)
-            assert data is not None
+            data = {batch_id: future.result() for batch_id, future in written.items()}
         b = tables.claim_batches
         for batch_id in ready:
             row = rows[batch_id]
@@ -1079,42 +1072,6 @@ def export_batches(
                 total_cents=row.total_cents,
             )
     return data
-
-
-def _file_writer(
-    connection: Connection, rows: dict[str, Any], fmt: str, *, background: bool
-) -> Callable[[Connection | None], dict[str, bytes] | None]:
-    """What writes the file of each batch (``rows``: its stored row, by id): given a connection, it reads what it
-    still needs there; given none (another thread), it uses none and returns ``None`` if the lines it was to
-    have could not be read without one.
-
-    ``background``: this transaction is about to mark the lines sent (a change to their state and history, not
-    to what the files hold), so many lines are read by separate processes (``read_frame_in_background``)
-    meanwhile, not here first (a national day's 474,277 lines: ≈1.3 s)."""
-    if fmt != "kz301":
-        batches = {batch_id: claim_batch(connection, row) for batch_id, row in rows.items()}
-        return lambda _: {batch_id: get_format(fmt).write(batch) for batch_id, batch in batches.items()}
-    # The national batches: written column by column.
-    expected = sum(row.lines for row in rows.values())
-    query, schema = _lines_query(list(rows))
-    waiting = read_frame_in_background(connection, query, schema) if background and expected >= MANY_LINES else None
-    known = None if waiting is not None else read_frame(connection, query, schema, many=expected >= MANY_LINES)
-
-    def write_all(here: Connection | None) -> dict[str, bytes] | None:
-        nonlocal known, waiting
-        if known is None and waiting is not None:
-            known, waiting = waiting(), None
-        if known is None:
-            if here is None:
-                return None
-            known = read_frame(here, query, schema, many=expected >= MANY_LINES)
-        lines = _lines_by_batch(known)
-        return {
-            batch_id: write_claim_frame(_header_of(row), lines.pop(batch_id, _no_lines()))
-            for batch_id, row in rows.items()
-        }
-
-    return write_all
 
 
 def _send_lines(connection: Connection, batch_ids: Sequence[str], note: str, at: datetime, actor: str) -> None:

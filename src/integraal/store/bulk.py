@@ -299,28 +299,6 @@ def read_frame(
     return _with_dates(frame, schema)
 
 
-def read_frame_in_background(
-    connection: Connection, query: Select[Any], schema: Mapping[str, Any]
-) -> Callable[[], pl.DataFrame | None] | None:
-    """SQLite: :func:`read_frame` of a big table (``many=True``) begun in separate processes, which read what is
-    committed; what waits for the frame, or ``None`` where separate processes may not read it (the caller reads
-    with :func:`read_frame`). So this connection may write while they read — only to columns ``query`` does not
-    read, so that reading here afterwards would give the same frame: the waiting returns ``None`` if a process
-    failed (logged), and the caller reads here then. Call it once, on any thread (it uses no connection), also
-    when giving up: it removes the processes' files."""
-    if connection.dialect.name != "sqlite":
-        return None
-    started = _start_in_child(connection, query, _raw_schema(schema))
-    if started is None:
-        return None
-
-    def frame() -> pl.DataFrame | None:
-        read = started()
-        return None if read is None else _with_dates(read, schema)
-
-    return frame
-
-
 def _raw_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """The schema a read hands over: dates as their ISO text (parsed by :func:`_with_dates`)."""
     return {name: (pl.Utf8 if dtype == pl.Date else dtype) for name, dtype in schema.items()}
@@ -401,18 +379,6 @@ def _read_in_child(
     committed, as the child does) or it is a locked unit of work (``BEGIN IMMEDIATE``: no other writer can commit
     meanwhile) that has changed nothing since it took the lock. Any failure of a child (driver missing, a
     column whose values change type, …) is logged and the caller reads the usual way."""
-    started = _start_in_child(connection, query, raw_schema, split)
-    return None if started is None else started()
-
-
-def _start_in_child(
-    connection: Connection,
-    query: Select[Any],
-    raw_schema: dict[str, Any],
-    split: Split | None = None,
-) -> Callable[[], pl.DataFrame | None] | None:
-    """:func:`_read_in_child` begun: the separate processes started (``None`` where they may not read it) and
-    what waits for their frame (``None`` if one failed); the waiting uses no connection."""
     path = _child_may_read(connection, [(query, raw_schema)])
     if path is None:
         return None
@@ -431,15 +397,10 @@ def _start_in_child(
         bounds = [(table_size or 0) * n // cores for n in range(cores + 1)]
         pieces = [query.where(rowid > low, rowid <= high) for low, high in itertools.pairwise(bounds)]
         pieces[-1] = query.where(rowid > bounds[-2])  # and whatever was added since max(rowid)
-    children = _start_children(connection, path, [[(piece, raw_schema)] for piece in pieces])
-
-    def frame() -> pl.DataFrame | None:
-        read = children()
-        if read is None:
-            return None
-        return _ordered(ordered, raw_schema, pl.concat([frames[0] for frames in read], rechunk=False))
-
-    return frame
+    read = _read_by_children(connection, path, [[(piece, raw_schema)] for piece in pieces])
+    if read is None:
+        return None
+    return _ordered(ordered, raw_schema, pl.concat([frames[0] for frames in read], rechunk=False))
 
 
 def read_frames(
@@ -491,25 +452,10 @@ def _read_by_children(
 ) -> list[list[pl.DataFrame]] | None:
     """One separate process per job, each reading its ``(query, raw schema)`` pairs in turn; the frames per job,
     typed, or ``None`` if any process or frame failed (logged)."""
-    return _start_children(connection, path, jobs)()
-
-
-def _start_children(
-    connection: Connection, path: str, jobs: Sequence[Sequence[tuple[Select[Any], dict[str, Any]]]]
-) -> Callable[[], list[list[pl.DataFrame]] | None]:
-    """:func:`_read_by_children` begun: the processes started, and what waits for their frames (called once;
-    it uses no connection, so another thread may wait). Starting fails as the reading would: ``None``."""
     sweep_read_files(tempfile.gettempdir())
     outputs: list[list[str]] = []
-    children: list[subprocess.Popen[str]] = []
-
-    def remove_files() -> None:
-        for files in outputs:
-            for output in files:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(output)
-
     try:
+        children = []
         for job in jobs:
             reads = []
             outputs.append([])
@@ -538,33 +484,24 @@ def _start_children(
             with contextlib.suppress(BrokenPipeError), child.stdin:
                 child.stdin.write(json.dumps(request))
             children.append(child)
-    except BaseException:
-        for child in children:
-            child.kill()
-            _finished(child)
-        remove_files()
-        raise
-
-    def frames() -> list[list[pl.DataFrame]] | None:
-        try:
-            failures = [err for child in children if (err := _finished(child)) or child.returncode]
-            if failures:
-                _log.warning("reading in a separate process failed, reading here: %s", failures[0].strip()[-500:])
-                return None
-            read = [
-                [
-                    _typed_without_first(pl.read_ipc(output), raw_schema)
-                    for output, (_, raw_schema) in zip(files, job, strict=True)
-                ]
-                for files, job in zip(outputs, jobs, strict=True)
-            ]
-        finally:
-            remove_files()
-        if any(frame is None for job in read for frame in job):
+        failures = [err for child in children if (err := _finished(child)) or child.returncode]
+        if failures:
+            _log.warning("reading in a separate process failed, reading here: %s", failures[0].strip()[-500:])
             return None
-        return [[frame for frame in job if frame is not None] for job in read]
-
-    return frames
+        frames = [
+            [
+                _typed_without_first(pl.read_ipc(output), raw_schema)
+                for output, (_, raw_schema) in zip(files, job, strict=True)
+            ]
+            for files, job in zip(outputs, jobs, strict=True)
+        ]
+    finally:
+        for files in outputs:
+            for output in files:
+                os.unlink(output)
+    if any(frame is None for job in frames for frame in job):
+        return None
+    return [[frame for frame in job if frame is not None] for job in frames]
 
 
 def _ordered(query: Select[Any], raw_schema: dict[str, Any], frame: pl.DataFrame) -> pl.DataFrame:
