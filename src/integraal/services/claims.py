@@ -1098,12 +1098,72 @@ def _send_lines(connection: Connection, batch_ids: Sequence[str], note: str, at:
 # --- returns --------------------------------------------------------------------------------------------------
 
 
-def _read_return(data: bytes, fmt: str) -> tuple[ReturnBatch, pl.DataFrame]:
-    """The return's header and its lines as a frame (``claims.batch.RETURN_SCHEMA``); KZ302 column by column."""
+@dataclass(frozen=True, slots=True)
+class _ReadReturn:
+    """A return file read, with everything that follows from the file alone (no database): made in the reading
+    thread while the one before is applied (:func:`apply_returns`)."""
+
+    returned: ReturnBatch  # the header (no lines)
+    lines: pl.DataFrame  # ``claims.batch.RETURN_SCHEMA`` and the answer per line (``_answers``)
+    sha256: str  # the file's identity (``claim_returns.file_sha256``)
+
+
+def _read_return(data: bytes, fmt: str) -> _ReadReturn:
+    """The return's header, its lines as a frame (``claims.batch.RETURN_SCHEMA``; KZ302 column by column) with
+    what each answer means (``_answers``), and the file's SHA-256."""
     if fmt == "kz302":
-        return read_return_frame(data)
-    returned: ReturnBatch = get_format(fmt).read(data)
-    return replace(returned, lines=()), return_lines_frame(returned.lines)
+        returned, lines = read_return_frame(data)
+    else:
+        whole: ReturnBatch = get_format(fmt).read(data)
+        returned, lines = replace(whole, lines=()), return_lines_frame(whole.lines)
+    return _ReadReturn(returned, _answers(lines, returned.insurer_reference), hashlib.sha256(data).hexdigest())
+
+
+def _answers(lines: pl.DataFrame, reference: str) -> pl.DataFrame:
+    """Per line of a return: its codes (``_codes``: the insured's, then the line's), whether one is not in the
+    COD954 list (``_strange``) or is the bundle breaker's (``_breaks``), and the move it asks for if the line is
+    still sent: ``to_state`` (``ReturnLine.outcome()``), ``return_codes``, ``note`` and ``next_action``."""
+    known = return_codes()
+    claimed = pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
+    awarded = pl.col("awarded_cents")
+    codes = pl.concat_list("insured_return_codes", "return_codes")
+    answered = (
+        lines.with_columns(codes.alias("_codes"))
+        .with_columns(
+            pl.col("_codes").list.eval(~pl.element().is_in(list(known))).list.any().alias("_strange"),
+            pl.col("_codes").list.contains(BUNDLE_BREAKER_CODE).alias("_breaks"),
+            # ReturnLine.outcome(), for every line at once.
+            pl.when((awarded == 0) & ((claimed != 0) | (pl.col("_codes").list.len() > 0)))
+            .then(pl.lit(ClaimState.REJECTED.value))
+            .when(awarded == claimed)
+            .then(pl.lit(ClaimState.ACCEPTED.value))
+            .otherwise(pl.lit(ClaimState.PARTIALLY_ACCEPTED.value))
+            .alias("to_state"),
+            pl.col("_codes").list.join(" ").alias("_joined"),
+        )
+        .with_columns(
+            pl.when(pl.col("_joined") == "").then(None).otherwise(pl.col("_joined")).alias("return_codes"),
+            pl.concat_str(
+                pl.lit(f"return {reference}: "),
+                pl.when(pl.col("_joined") == "").then(pl.lit("ok")).otherwise(pl.col("_joined")),
+            ).alias("note"),
+        )
+    )
+    plain = answered.filter(~pl.col("_strange"))  # a strange code refuses the file: no action to look up
+    actions = {
+        (joined, state): next_action_for(joined.split(" ") if joined else [], ClaimState(state))
+        for joined, state in plain.select("_joined", "to_state").unique().iter_rows()
+    }
+    return answered.join(
+        pl.DataFrame(
+            [(joined, state, action) for (joined, state), action in actions.items()],
+            schema={"_joined": pl.String, "to_state": pl.String, "next_action": pl.String},
+            orient="row",
+        ),
+        on=["_joined", "to_state"],
+        how="left",
+        maintain_order="left",
+    )
 
 
 _ITEM_STATE_SCHEMA: dict[str, Any] = {
@@ -1177,7 +1237,7 @@ def apply_returns(
     # the database work lets go of the interpreter, so on a national day's post most of the reading is hidden.
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-return-read")
     upcoming = iter(files)
-    reads: deque[Future[tuple[ReturnBatch, pl.DataFrame]]] = deque()  # the current file's and those ahead
+    reads: deque[Future[_ReadReturn]] = deque()  # the current file's and those ahead
     try:
         for name, data in files:
             while len(reads) <= READ_AHEAD and (following := next(upcoming, None)) is not None:
@@ -1241,13 +1301,14 @@ def _apply_one(
     fmt: str,
     at: datetime,
     *,
-    read: Future[tuple[ReturnBatch, pl.DataFrame]] | None = None,
+    read: Future[_ReadReturn] | None = None,
 ) -> ReturnSummary:
     """One return file in one transaction, without deciding its bundle breakers again (the caller does).
     ``read``: :func:`_read_return` of ``data`` started by the caller (its error, if any, is raised here)."""
     require(principal, Action.MANAGE_CLAIMS)
     _check_format(fmt, RETURN_FORMATS, "return file")
-    returned, lines = read.result() if read is not None else _read_return(data, fmt)
+    file = read.result() if read is not None else _read_return(data, fmt)
+    returned, lines = file.returned, file.lines
     summary = ReturnSummary(returned.batch_id)
     breakers: list[str] = []
     i = tables.claim_items
@@ -1269,61 +1330,20 @@ def _apply_one(
         unknown = answered.filter(pl.col("state").is_null())["line_id"].head(5).to_list()
         if unknown:
             raise ClaimsError(f"return lines not in batch {row.batch_id}: {', '.join(unknown)}")
-        codes = pl.concat_list("insured_return_codes", "return_codes")
-        answered = answered.with_columns(codes.alias("_codes"))
-        known = return_codes()
-        strange = answered.filter(pl.col("_codes").list.eval(~pl.element().is_in(list(known))).list.any())
+        strange = answered.filter(pl.col("_strange"))
         if strange.height:
             first = strange.row(0, named=True)
+            known = return_codes()
             code = next(c for c in first["_codes"] if c not in known)
             raise ClaimsError(f"line {first['line_id']}: return code {code} is not in the COD954 list")
         summary.already_applied = int((answered["state"] != ClaimState.SENT.value).sum())
-        claimed = pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
-        awarded = pl.col("awarded_cents")
-        moves = (
-            answered.filter(pl.col("state") == ClaimState.SENT.value)
-            .with_columns(
-                # ReturnLine.outcome(), for every line at once.
-                pl.when((awarded == 0) & ((claimed != 0) | (pl.col("_codes").list.len() > 0)))
-                .then(pl.lit(ClaimState.REJECTED.value))
-                .when(awarded == claimed)
-                .then(pl.lit(ClaimState.ACCEPTED.value))
-                .otherwise(pl.lit(ClaimState.PARTIALLY_ACCEPTED.value))
-                .alias("to_state"),
-                pl.col("_codes").list.join(" ").alias("_joined"),
-            )
-            .with_columns(
-                pl.when(pl.col("_joined") == "").then(None).otherwise(pl.col("_joined")).alias("return_codes"),
-                pl.concat_str(
-                    pl.lit(f"return {returned.insurer_reference}: "),
-                    pl.when(pl.col("_joined") == "").then(pl.lit("ok")).otherwise(pl.col("_joined")),
-                ).alias("note"),
-            )
-        )
-        actions = {
-            (joined, state): next_action_for(joined.split(" ") if joined else [], ClaimState(state))
-            for joined, state in moves.select("_joined", "to_state").unique().iter_rows()
-        }
-        moves = moves.join(
-            pl.DataFrame(
-                [(joined, state, action) for (joined, state), action in actions.items()],
-                schema={"_joined": pl.String, "to_state": pl.String, "next_action": pl.String},
-                orient="row",
-            ),
-            on=["_joined", "to_state"],
-            how="left",
-            maintain_order="left",
-        )
+        moves = answered.filter(pl.col("state") == ClaimState.SENT.value)
         counts = dict(moves.group_by("to_state").len().iter_rows())
         summary.accepted = int(counts.get(ClaimState.ACCEPTED.value, 0))
         summary.partially_accepted = int(counts.get(ClaimState.PARTIALLY_ACCEPTED.value, 0))
         summary.rejected = int(counts.get(ClaimState.REJECTED.value, 0))
         summary.awarded_cents = int(moves["awarded_cents"].sum() or 0)
-        hits = moves.filter(
-            pl.col("_codes").list.contains(BUNDLE_BREAKER_CODE)
-            & (pl.col("kind") == "integral")
-            & (pl.col("item_debit_credit") == "D")
-        )
+        hits = moves.filter(pl.col("_breaks") & (pl.col("kind") == "integral") & (pl.col("item_debit_credit") == "D"))
         breakers = hits["pregnancy_id"].unique(maintain_order=True).to_list()
         if hits.height:  # a few per batch: the moment goes through SQLAlchemy's own types
             connection.execute(
@@ -1344,7 +1364,7 @@ def _apply_one(
             # The file's identity is unique in the database: the same return is booked once (migration 0006).
             connection.execute(
                 insert(tables.claim_returns).values(
-                    file_sha256=hashlib.sha256(data).hexdigest(),
+                    file_sha256=file.sha256,
                     batch_id=row.batch_id,
                     format=fmt,
                     reference=returned.insurer_reference[:100],
