@@ -264,6 +264,10 @@ def test_return_applies_outcomes_and_0587_turns_the_phase_into_a_fallback(world)
     assert set(answered) == {i.line_id for i in items(world, batch_id=batch.batch_id)}
     assert answered[target.line_id][:2] == ("sent", "rejected") and answered[target.line_id][2].endswith(": 0587")
     assert answered[partial.line_id][:2] == ("sent", "partially_accepted")
+    said = {target.line_id: "0587", partial.line_id: "0611"}  # the reference, then the line's codes or "ok"
+    assert {lid: note for lid, (_, _, note) in answered.items()} == {
+        lid: f"return ZK-RET-0001: {said.get(lid, 'ok')}" for lid in answered
+    }
     assert [(b, a) for lid, b, a, _ in steps if lid == partial.line_id] == [
         (None, "ready"),
         ("ready", "sent"),

@@ -771,7 +771,7 @@ _MOVES = Table(
     Column("seq", Integer, primary_key=True),  # the moves' order: numbered 1, 2, … by the database as written
     Column("line_id", String(20), nullable=False),
     Column("to_state", String(20), nullable=False),
-    Column("note", Text, nullable=False),
+    Column("note", Text, nullable=True),  # none: the caller's ``note`` expression makes it
     Column("awarded_cents", BigInteger, nullable=True),
     Column("return_codes", String(60), nullable=True),
     Column("next_action", String(20), nullable=True),
@@ -788,10 +788,15 @@ def _move(
     actor: str,
     *,
     answers: bool = False,
+    note: ColumnElement[str] | None = None,
 ) -> None:
     """Move lines (``line_id``, ``to_state``, ``note``; ``state`` if the caller read it) to new states, each step
     checked against the lifecycle table, with one history row each in the given order; set-based. ``answers``: the
-    frame also holds the insurer's answer (``awarded_cents``, ``return_codes``, ``next_action``), written with it."""
+    frame also holds the insurer's answer (``awarded_cents``, ``return_codes``, ``next_action``), written with it.
+    ``note``: the history's note made in SQL from the scratch table's columns (``_MOVES``), not passed per line.
+
+    What is the same on every line (the state a return's lines were in: sent) is written as a constant, not
+    handed over line by line."""
     if not isinstance(moves, pl.DataFrame):
         moves = pl.DataFrame(
             [(line_id, to.value, note) for line_id, to, note in moves],
@@ -805,8 +810,11 @@ def _move(
     _MOVES.create(connection)
     # Numbered as the database numbers the rows of the new table (SQLite's rowid, PostgreSQL's serial): 1, 2, …
     frame = moves.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("seq"))
-    insert_frame(connection, m, frame.select(c.name for c in m.columns if c.name in frame.columns and c.name != "seq"))
     known = "state" in moves.columns
+    same_state = moves["state"][0] if known and moves["state"].n_unique() == 1 else None
+    left_out = {"seq"} | ({"state"} if same_state is not None else set()) | ({"note"} if note is not None else set())
+    passed = [c.name for c in m.columns if c.name in frame.columns and c.name not in left_out]
+    insert_frame(connection, m, frame.select(passed))
     if known:  # the caller read the current states in this transaction
         current = frame.select("seq", "state")
         frame = frame.drop("state")
@@ -829,10 +837,13 @@ def _move(
         if first["state"] is None:
             raise KeyError(first["line_id"])
         raise IllegalTransitionError(first["line_id"], ClaimState(first["state"]), ClaimState(first["to_state"]))
-    if known:  # the states the caller read travel with the moves: no lookup of every line for its history row
-        history = select(m.c.line_id, m.c.state, m.c.to_state, m.c.note).select_from(m)
+    noted = m.c.note if note is None else note
+    if same_state is not None:  # one state before: a constant
+        history = select(m.c.line_id, literal(same_state, String), m.c.to_state, noted).select_from(m)
+    elif known:  # the states the caller read travel with the moves: no lookup of every line for its history row
+        history = select(m.c.line_id, m.c.state, m.c.to_state, noted).select_from(m)
     else:
-        history = select(m.c.line_id, i.c.state, m.c.to_state, m.c.note).join(i, i.c.line_id == m.c.line_id)
+        history = select(m.c.line_id, i.c.state, m.c.to_state, noted).join(i, i.c.line_id == m.c.line_id)
     _record_transitions_of(connection, history.order_by(m.c.seq), at, actor)
     values: dict[str, Any] = {"state": m.c.to_state}
     if answers:
@@ -1116,13 +1127,13 @@ def _read_return(data: bytes, fmt: str) -> _ReadReturn:
     else:
         whole: ReturnBatch = get_format(fmt).read(data)
         returned, lines = replace(whole, lines=()), return_lines_frame(whole.lines)
-    return _ReadReturn(returned, _answers(lines, returned.insurer_reference), hashlib.sha256(data).hexdigest())
+    return _ReadReturn(returned, _answers(lines), hashlib.sha256(data).hexdigest())
 
 
-def _answers(lines: pl.DataFrame, reference: str) -> pl.DataFrame:
+def _answers(lines: pl.DataFrame) -> pl.DataFrame:
     """Per line of a return: its codes (``_codes``: the insured's, then the line's), whether one is not in the
     COD954 list (``_strange``) or is the bundle breaker's (``_breaks``), and the move it asks for if the line is
-    still sent: ``to_state`` (``ReturnLine.outcome()``), ``return_codes``, ``note`` and ``next_action``."""
+    still sent: ``to_state`` (``ReturnLine.outcome()``), ``return_codes`` (joined) and ``next_action``."""
     known = return_codes()
     claimed = pl.when(pl.col("debit_credit") == "C").then(-pl.col("amount_cents")).otherwise(pl.col("amount_cents"))
     awarded = pl.col("awarded_cents")
@@ -1141,13 +1152,7 @@ def _answers(lines: pl.DataFrame, reference: str) -> pl.DataFrame:
             .alias("to_state"),
             pl.col("_codes").list.join(" ").alias("_joined"),
         )
-        .with_columns(
-            pl.when(pl.col("_joined") == "").then(None).otherwise(pl.col("_joined")).alias("return_codes"),
-            pl.concat_str(
-                pl.lit(f"return {reference}: "),
-                pl.when(pl.col("_joined") == "").then(pl.lit("ok")).otherwise(pl.col("_joined")),
-            ).alias("note"),
-        )
+        .with_columns(pl.when(pl.col("_joined") == "").then(None).otherwise(pl.col("_joined")).alias("return_codes"))
     )
     plain = answered.filter(~pl.col("_strange"))  # a strange code refuses the file: no action to look up
     actions = {
@@ -1353,12 +1358,15 @@ def _apply_one(
                     for hit in hits.select("pregnancy_id", "phase", "line_id").iter_rows(named=True)
                 ],
             )
+        # The note is "return <reference>: " and the line's codes (or "ok"): made in SQL from the codes.
+        said = literal(f"return {returned.insurer_reference}: ", Text) + func.coalesce(_MOVES.c.return_codes, "ok")
         _move(
             connection,
-            moves.select("line_id", "state", "to_state", "note", "awarded_cents", "return_codes", "next_action"),
+            moves.select("line_id", "state", "to_state", "awarded_cents", "return_codes", "next_action"),
             at,
             principal.username,
             answers=True,
+            note=said,
         )
         if moves.height:
             # The file's identity is unique in the database: the same return is booked once (migration 0006).

@@ -55,7 +55,6 @@ def test_each_lines_answer_is_what_the_line_says(lines: list[ReturnLine]) -> Non
         joined = " ".join(codes)
         assert row["to_state"] == line.outcome().value
         assert row["return_codes"] == (joined or None)
-        assert row["note"] == f"return ZK-RET-0001: {joined or 'ok'}"
         assert row["next_action"] == claims.next_action_for(codes, line.outcome())
         assert row["_breaks"] == ("0587" in codes)
         assert row["_strange"] is False
