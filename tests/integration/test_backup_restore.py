@@ -122,7 +122,8 @@ def test_backup_of_a_database_in_use_restores_every_row(populated: Database, tmp
 def test_a_damaged_backup_is_refused_and_nothing_is_written(populated: Database, tmp_path: Path) -> None:
     report = backup(populated.url, tmp_path / "b.db")
     data = bytearray(report.path.read_bytes())
-    for offset in (4096, 4097, 8192):  # flip bytes in the b-tree pages
+    page = int.from_bytes(data[16:18], "big")  # the file's page size (SQLite's header)
+    for offset in (page, page + 1, 2 * page):  # flip bytes in the b-tree pages
         data[offset] ^= 0xFF
     report.path.write_bytes(bytes(data))
     target = tmp_path / "target.db"

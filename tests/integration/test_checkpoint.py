@@ -18,12 +18,13 @@ from sqlalchemy import text
 
 from integraal.store import checkpoint as checkpoint_module
 from integraal.store.checkpoint import CHECKPOINT_AFTER_CHANGES, Checkpointer, checkpoint
-from integraal.store.database import Database
+from integraal.store.database import SQLITE_PAGE_SIZE, Database
 
 pytestmark = pytest.mark.sqlite_only(reason="the write-ahead log is SQLite's")
 
 BIG = 2_000
-"""Rows of 4 KiB: more than 1,000 pages, so SQLite's default would have checkpointed in the commit itself."""
+"""Rows of a page each (``SQLITE_PAGE_SIZE``): more than 1,000 pages, so SQLite's default would have checkpointed in
+the commit itself."""
 
 
 def _database(tmp_path: Path) -> Database:
@@ -36,7 +37,7 @@ def _database(tmp_path: Path) -> Database:
 def _write(db: Database, rows: int, first: int = 0) -> None:
     with db.unit_of_work(lock="import") as connection:
         connection.execute(
-            text("INSERT INTO payload (n, body) VALUES (:n, zeroblob(4096))"),
+            text(f"INSERT INTO payload (n, body) VALUES (:n, zeroblob({SQLITE_PAGE_SIZE}))"),
             [{"n": n} for n in range(first, first + rows)],
         )
 

@@ -6,7 +6,7 @@ the commit, once the log holds 1,000 pages. For a national import that is the 4.
 second time and flushed to disk — ≈2 s of a 13 s import spent waiting for the disk, in the user's call — and a
 decision run, a claim run or a day's return files pay the same after each commit.
 
-So connections open with a high ``wal_autocheckpoint`` (only a backstop, see :data:`BACKSTOP_PAGES`) and
+So connections open with a high ``wal_autocheckpoint`` (only a backstop, see :data:`BACKSTOP_BYTES`) and
 :class:`Checkpointer` runs a ``PASSIVE`` checkpoint in a thread of its own once transactions of
 :meth:`Database.unit_of_work` have changed :data:`CHECKPOINT_AFTER_CHANGES` rows: the disk writes then overlap the
 next step instead of delaying the answer. Nothing about what is committed changes: a committed transaction is in
@@ -31,9 +31,10 @@ CHECKPOINT_AFTER_CHANGES = 1_000
 """Rows changed by committed units of work after which the background checkpoint runs (SQLite's own default
 checkpoints after 1,000 pages; a changed row touches at least one page)."""
 
-BACKSTOP_PAGES = 262_144
-"""``PRAGMA wal_autocheckpoint`` of every connection: a commit still checkpoints itself once the log holds 1 GiB
-(4 KiB pages), should the background thread fall behind or be gone. A national import leaves ≈136,000 pages."""
+BACKSTOP_BYTES = 1 << 30
+"""``PRAGMA wal_autocheckpoint`` of every connection, as the pages of its file's size that make it: a commit still
+checkpoints itself once the log holds 1 GiB, should the background thread fall behind or be gone. A national
+import left ≈136,000 pages of 4 KiB (≈560 MB)."""
 
 IDLE_SECONDS = 5.0
 """A checkpoint thread with nothing to do for this long ends; the next big commit starts a new one."""
