@@ -118,9 +118,9 @@ def distribution_inputs(
                 quality.prefetch()
 
     trailing = max((r.postnatal_days for y in catalogue.years if (r := catalogue.for_year(y))), default=42)
-    # Each IGO's care apart, in one pass (nine filters of four million rows cost twice as much).
-    care_of = _assign_to_paid(activities, paid, trailing).partition_by("igo_id", as_dict=True, include_key=False)
-    del activities
+    # Which activities are each IGO's care, in one pass (nine filters of four million rows cost twice as much);
+    # the rows themselves are taken out per IGO, in its thread, when it is its turn.
+    care_of = _assign_to_paid(activities, paid, trailing)
     # No contracts: every phase falls back and the members' care is priced as they would claim it alone.
     no_contracts = DecisionContext(catalogue, context.providers, context.igos, context.memberships, ContractBook())
 
@@ -129,7 +129,9 @@ def distribution_inputs(
         own_members = members.get(igo_id, ())
         agbs = pl.Series("agb", sorted({m.agb for m in own_members}), dtype=pl.String())
         own_paid = paid.filter(pl.col("igo_id") == igo_id)
-        own_acts = care_of.pop((igo_id,), None)  # None: no care at all
+        rows = care_of.pop((igo_id,), None)  # None: no care at all
+        own_acts = _care(activities, rows) if rows is not None else None
+        del rows
         shadow = pl.DataFrame(schema=SHADOW_COLUMNS)
         counts = pl.DataFrame(schema=ACTIVITY_COLUMNS)
         scores: tuple[QualityScore, ...] = ()
@@ -226,17 +228,25 @@ def _activities(connection: Connection, igo_ids: list[str] | None) -> pl.DataFra
 # --- deriving ---------------------------------------------------------------------------------------------------
 
 
-def _assign_to_paid(activities: pl.DataFrame, paid: pl.DataFrame, trailing_days: int) -> pl.DataFrame:
-    """Each IGO's care (``igo_id`` added): the activities of its paid-for women that name one of its paid-for
-    trajectories, or name none and fall in one (the newest by intake, then id, that runs from intake to
-    ``trailing_days`` after its end). Columnar ``TrajectoryIndex.running_on`` per IGO: an activity of a woman paid
-    for in two IGOs is care in both. Unsorted: the decision, the counts and the scores do not depend on row order
-    (sorting four million rows by four keys costs more than it saves the engine)."""
-    trajectories = paid.select("pregnancy_id", "igo_id", "bsn", "intake_date", "end_date")
+def _assign_to_paid(
+    activities: pl.DataFrame, paid: pl.DataFrame, trailing_days: int
+) -> dict[tuple[object, ...], pl.DataFrame]:
+    """Each IGO's care, by IGO: the activities of its paid-for women that name one of its paid-for trajectories,
+    or name none and fall in one (the newest by intake, then id, that runs from intake to ``trailing_days`` after
+    its end). Columnar ``TrajectoryIndex.running_on`` per IGO: an activity of a woman paid for in two IGOs is care
+    in both.
+
+    Only which rows: per IGO (key ``(igo_id,)``) the activities' row numbers ``_i`` and, for an activity that
+    names no trajectory, the one it falls in (``assigned``); :func:`_care` takes the rows out. Copying every
+    activity's columns through the joins and then again into nine parts cost a national year ≈0.7 s and ≈280,000
+    page faults before the IGOs could start; the keys alone ≈0.25 s and ≈50,000 (the rows are then taken out per
+    IGO, in its thread, into memory the IGO before let go of). Unsorted: the decision, the counts and the scores
+    do not depend on row order (sorting four million rows by four keys costs more than it saves the engine)."""
+    trajectories = paid.lazy().select("pregnancy_id", "igo_id", "bsn", "intake_date", "end_date")
     women = trajectories.select("igo_id", "bsn").unique()
-    # The join drops the activities that name none (a null key matches nothing): no filtered copy of every
-    # activity first (a filter that keeps almost every row of a frame that has a few nulls copies all of it).
-    named = activities.join(
+    keys = activities.lazy().select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "pregnancy_id", "bsn", "date")
+    # The join drops the activities that name none (a null key matches nothing): no filtered copy first.
+    named = keys.select("_i", "pregnancy_id", "bsn").join(
         trajectories.select("pregnancy_id", "igo_id", pl.col("bsn").alias("own_bsn")), on="pregnancy_id"
     )
     # Almost always the woman's own; one of another woman counts if the IGO was paid for her too (and the
@@ -246,9 +256,9 @@ def _assign_to_paid(activities: pl.DataFrame, paid: pl.DataFrame, trailing_days:
             named.filter(pl.col("bsn") == pl.col("own_bsn")),
             named.filter(pl.col("bsn") != pl.col("own_bsn")).join(women, on=["igo_id", "bsn"], how="semi"),
         ]
-    )
+    ).select("_i", "igo_id", pl.lit(None, dtype=pl.String).alias("assigned"))
     found = (
-        activities.filter(pl.col("pregnancy_id").is_null())
+        keys.filter(pl.col("pregnancy_id").is_null())
         .drop("pregnancy_id")
         .join(trajectories, on="bsn", how="inner")
         .filter(
@@ -256,10 +266,18 @@ def _assign_to_paid(activities: pl.DataFrame, paid: pl.DataFrame, trailing_days:
             pl.col("end_date").is_null() | (pl.col("date") <= pl.col("end_date") + pl.duration(days=trailing_days)),
         )
         .sort("intake_date", "pregnancy_id", descending=True)
-        .unique(["igo_id", "activity_id"], keep="first", maintain_order=True)
+        .unique(["igo_id", "_i"], keep="first", maintain_order=True)
+        .select("_i", "igo_id", pl.col("pregnancy_id").alias("assigned"))
     )
-    columns = [*ACTIVITY_SCHEMA, "igo_id"]
-    return pl.concat([named.select(columns), found.select(columns)])
+    return pl.concat([named, found]).collect().partition_by("igo_id", as_dict=True, include_key=False)
+
+
+def _care(activities: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """One IGO's care (``ACTIVITY_SCHEMA``): the ``rows`` of :func:`_assign_to_paid` taken out of ``activities``,
+    an activity that names no trajectory given the one it falls in."""
+    return activities.select(*ACTIVITY_SCHEMA)[rows["_i"]].with_columns(
+        pl.coalesce(pl.col("pregnancy_id"), rows["assigned"]).alias("pregnancy_id")
+    )
 
 
 def _pregnancy_frames(paid: pl.DataFrame, outcomes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
