@@ -78,7 +78,8 @@ def _sqlite_write(
     stop: Callable[[], bool] | None = None,
 ) -> None:
     """SQLite: write the rows of ``frame`` in multi-row ``INSERT`` statements, ``conflict`` adding the
-    ``ON CONFLICT`` clause of an upsert. Later rows of one statement see the earlier ones, as one by one."""
+    ``ON CONFLICT`` clause of an upsert. Later rows of one statement see the earlier ones, as one by one. Columns
+    whose values repeat go through a table of keys (:func:`_sqlite_write_keyed`)."""
     columns = [c.name for c in table.columns if c.name in frame.columns]  # the order SQLAlchemy writes them in
     if len(columns) != frame.width:
         raise ValueError(f"columns not in {table.name}: {sorted(set(frame.columns) - set(columns))}")
@@ -94,24 +95,117 @@ def _sqlite_write(
         return str(compiled.string).replace(one_row, "VALUES " + ", ".join([one_row[7:]] * rows))
 
     per = min(per, frame.height)
-    full = sql(per)
-    width = per * len(columns)
     data = _driver_rows(frame)
+    if keyed := _keyed_columns(data.slice(0, BATCH), columns):
+        before, after = str(compiled.string).split(one_row)
+        _sqlite_write_keyed(connection, (before, after), data, columns, keyed, per, stop)
+        return
+    full = sql(per)
     for offset in range(0, data.height, BATCH):
         _check(stop)
-        chunk = data.slice(offset, BATCH)
-        # Values zipped from column lists, row after row (far cheaper than ``DataFrame.rows()``), and cut into
-        # the parameters of one statement each by zipping the one iterator with itself, all in C.
-        values = itertools.chain.from_iterable(zip(*(chunk.get_column(c).to_list() for c in columns), strict=True))
-        statements = chunk.height // per
-        if statements:
-            head = itertools.islice(values, statements * width)  # the rest stays in ``values``
-            connection.exec_driver_sql(full, list(zip(*[head] * width, strict=True)))
-        if rest := chunk.height - statements * per:
-            connection.exec_driver_sql(sql(rest), tuple(values))
+        _execute_rows(connection, data.slice(offset, BATCH), columns, per, full, sql)
+
+
+def _execute_rows(
+    connection: Connection, chunk: pl.DataFrame, columns: Sequence[str], per: int, full: str, sql: Callable[[int], str]
+) -> None:
+    """The rows of ``chunk`` (its ``columns``) as parameters of ``full`` (``per`` rows a statement) and of
+    ``sql(rows)`` for the rows left over."""
+    # Values zipped from column lists, row after row (far cheaper than ``DataFrame.rows()``), and cut into the
+    # parameters of one statement each by zipping the one iterator with itself, all in C.
+    values = itertools.chain.from_iterable(zip(*(chunk.get_column(c).to_list() for c in columns), strict=True))
+    statements = chunk.height // per
+    width = per * len(columns)
+    if statements:
+        head = itertools.islice(values, statements * width)  # the rest stays in ``values``
+        connection.exec_driver_sql(full, list(zip(*[head] * width, strict=True)))
+    if rest := chunk.height - statements * per:
+        connection.exec_driver_sql(sql(rest), tuple(values))
 
 
 _stages = itertools.count()
+
+KEYED_MIN_ROWS = 5_000
+"""SQLite: a write of at least this many rows looks for columns to bind as keys (:func:`_keyed_columns`) …"""
+
+KEYED_SAMPLE = 4_096
+"""… in this many of its rows, drawn from the first :data:`BATCH` (counting in all of them would cost more than
+the keys save; the count is only an estimate: whatever it misses is still written as it is) …"""
+
+KEYED_SHARE = 4
+"""… whose combinations of values number at most one per this many sampled rows."""
+
+
+def _keyed_columns(sample: pl.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The columns of ``sample`` whose combinations of values repeat, taken greedily, the fewest distinct first:
+    each row then binds one number for all of them instead of a value each (:func:`_sqlite_write_keyed`). None (an
+    empty list) where fewer than two qualify or the sample is small: the plain write is as fast there."""
+    if len(columns) < 2 or sample.height < KEYED_MIN_ROWS:
+        return []
+    if sample.height > KEYED_SAMPLE:  # rows drawn at random (every n-th row could fall in step with a pattern)
+        sample = sample.sample(KEYED_SAMPLE, seed=0)
+    most = sample.height // KEYED_SHARE
+    distinct = sample.select(pl.col(name).n_unique() for name in columns).row(0)
+    chosen: list[str] = []
+    for count, name in sorted(zip(distinct, columns, strict=True)):
+        if count > most:
+            break
+        if not chosen or sample.select(pl.struct(*chosen, name).n_unique()).item() <= most:
+            chosen.append(name)
+    return chosen if len(chosen) >= 2 else []
+
+
+def _sqlite_write_keyed(
+    connection: Connection,
+    statement: tuple[str, str],
+    data: pl.DataFrame,
+    columns: Sequence[str],
+    keyed: Sequence[str],
+    per: int,
+    stop: Callable[[], bool] | None,
+) -> None:
+    """SQLite: write ``data`` as :func:`_sqlite_write` does, but with the ``keyed`` columns' values bound once per
+    distinct combination, into a temporary table, and each row naming its combination by number.
+
+    Binding a value costs the ``sqlite3`` module more than SQLite's own work of storing it (the two binds the
+    interpreter for, the one not): a national year's 510,000 phase decisions (eight of nine values repeating)
+    are written ≈35 % faster, its claim lines ≈20 %. The rows are selected from their ``VALUES`` in order (a
+    ``CROSS JOIN`` keeps them the outer loop), so they are stored in the same order and an upsert's later rows
+    see the earlier ones, as before; the temporary table is dropped at the end. ``statement``: the one-row
+    statement's text before and after its ``VALUES (?, …)``."""
+    plain = [name for name in columns if name not in keyed]
+    keys = f"_integraal_keys_{next(_stages)}"
+    number = f"column{len(plain) + 1}"
+    chosen = ", ".join(
+        f"k.{_quoted(connection, name)}" if name in keyed else f"v.column{plain.index(name) + 1}" for name in columns
+    )
+    row = "(" + ", ".join("?" * (len(plain) + 1)) + ")"
+
+    before, after = statement
+
+    def sql(rows: int) -> str:
+        values = ", ".join([row] * rows)
+        # ``WHERE true``: what SQLite's documentation asks of an upsert from a ``SELECT`` with a join (its parser).
+        return (
+            f"{before}SELECT {chosen} FROM (VALUES {values}) AS v "
+            f"CROSS JOIN temp.{keys} AS k ON k.rowid = v.{number} WHERE true{after}"
+        )
+
+    names = ", ".join(_quoted(connection, name) for name in keyed)
+    fill = f"INSERT INTO temp.{keys} (rowid, {names}) VALUES (?{', ?' * len(keyed)})"
+    full = sql(per)
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {keys} ({names})")
+    try:
+        for offset in range(0, data.height, BATCH):
+            _check(stop)
+            chunk = data.slice(offset, BATCH)
+            combinations = chunk.select(keyed).unique(maintain_order=True).with_row_index("_key", offset=1)
+            connection.exec_driver_sql(f"DELETE FROM temp.{keys}")
+            connection.exec_driver_sql(fill, list(combinations.iter_rows()))
+            numbered = chunk.join(combinations, on=list(keyed), how="left", maintain_order="left", nulls_equal=True)
+            _execute_rows(connection, numbered, [*plain, "_key"], per, full, sql)
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE temp.{keys}")
 
 
 def _quoted(connection: Connection, name: str) -> str:
