@@ -727,3 +727,46 @@ def test_the_claims_page_says_how_many_owed_re_decisions_a_claim_run_made_first(
     assert "1 zwangerschappen zijn eerst opnieuw besloten" in page.text
     assert claims.owed_redecisions(world.db, ROOT) == []
     assert 'id="owed-redecided"' not in world.client.get("/claims?built=1&redecided=<b>x</b>").text
+
+
+def _correction_round(world: World) -> None:
+    """Build, send and book one insurer's batch, raise a tariff, decide a pregnancy again and build again."""
+    batch = next(b for b in claims.build_batches(world.db, ADMIN, **PERIOD, at=AT).batches if b.uzovi == "3311")
+    claims.apply_return(world.db, ADMIN, answer(claims.export_batch(world.db, ADMIN, batch.batch_id, at=AT)), at=AT)
+    with world.db.unit_of_work() as connection:
+        c = tables.contracts
+        connection.execute(
+            update(c).where(c.c.contract_id == "ZK-RIV-2025").values(tariff_cents=c.c.tariff_cents + 1_000)
+        )
+    reruns.rerun_decisions(world.db, ADMIN, date(2026, 1, 20), ["Z-0002", "Z-0003"])
+    claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+
+
+@pytest.mark.sqlite_only(reason="only SQLite copies a decided line by its row number")
+def test_decided_lines_copied_by_row_number_are_the_items_copied_by_key(world, template, tmp_path, monkeypatch):
+    """A build copies each new item's fields from its decided line found by ``rowid`` on SQLite
+    (``claims.LINE_ROWID``) and by the line's key elsewhere: the same items, debits and credits, either way."""
+    seen: list[list[str]] = []
+    insert_items = claims._insert_items
+    monkeypatch.setattr(
+        claims, "_insert_items", lambda c, items, *a: seen.append(items.columns) or insert_items(c, items, *a)
+    )
+    _correction_round(world)
+    assert len(seen) == 2 and all(claims.LINE_ROWID in columns for columns in seen)
+
+    (tmp_path / "by-key").mkdir()
+    by_key = clone_world(template, tmp_path / "by-key")
+    latest_lines = claims._latest_lines
+
+    def without_row_numbers(connection, principal, start, end, include_mono, columns=tuple(claims._DESIRED_SCHEMA)):
+        return latest_lines(
+            connection, principal, start, end, include_mono, [c for c in columns if c != claims.LINE_ROWID]
+        )
+
+    monkeypatch.setattr(claims, "_latest_lines", without_row_numbers)
+    _correction_round(by_key)
+    assert len(seen) == 4 and not any(claims.LINE_ROWID in columns for columns in seen[2:])
+    stored, expected = items(world), items(by_key)
+    release(by_key.db)
+    assert [tuple(r) for r in stored] == [tuple(r) for r in expected]
+    assert {r.debit_credit for r in stored} == {"C", "D"}

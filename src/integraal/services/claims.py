@@ -54,6 +54,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     true,
     union_all,
@@ -242,6 +243,11 @@ _PLAN_COLUMNS = (
 )
 """What a build needs of the decided lines while nothing of them is claimed yet (the rest is copied in SQL)."""
 
+LINE_ROWID = "line_rowid"
+"""SQLite: a decided line's ``rowid``, read with it, so that copying it into ``claim_items`` finds it in one
+search of the table instead of its key's index and then the table (a national year's build ≈0.25 s shorter).
+PostgreSQL has no stable row number; there the copy joins on the key."""
+
 
 def _latest_lines(
     connection: Connection,
@@ -258,6 +264,7 @@ def _latest_lines(
         "bsn": p.c.bsn,
         "igo_id": p.c.igo_id,
         "ruleset_version": d.c.ruleset_version,
+        LINE_ROWID: literal_column(f"{c.name}.rowid", Integer),
     }
 
     def lines_of(pregnancies: ColumnElement[bool]) -> Select[Any]:
@@ -279,7 +286,7 @@ def _latest_lines(
         return query
 
     # Read in a separate process per range of pregnancies where big reads go to separate processes.
-    schema = {name: _DESIRED_SCHEMA[name] for name in columns}
+    schema = {name: pl.Int64 if name == LINE_ROWID else _DESIRED_SCHEMA[name] for name in columns}
     return read_frame(connection, lines_of(true()), schema, many=True, split=(p.c.pregnancy_id, lines_of))
 
 
@@ -308,7 +315,8 @@ class _Plan:
 def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
     """New items by IGO × insurer, phase by phase, credits before debits: where each comes from (a decided line,
     ``run_id`` and ``line_no``, or for a credit the claimed line ``source_line_id`` and its ``run_id``), its
-    direction and amount."""
+    direction and amount. With the decided line's :data:`LINE_ROWID` where the decided lines have it."""
+    rowid = [LINE_ROWID] if LINE_ROWID in debits.columns else []
     debits = debits.select(
         "igo_id",
         "uzovi",
@@ -325,9 +333,12 @@ def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
         # the phase decision per line when it is copied.
         "bsn",
         "ruleset_version",
+        *rowid,
     )
     credits = credits.with_columns(  # a credit copies the claimed line's
-        pl.lit(None, dtype=pl.String).alias("bsn"), pl.lit(None, dtype=pl.String).alias("ruleset_version")
+        pl.lit(None, dtype=pl.String).alias("bsn"),
+        pl.lit(None, dtype=pl.String).alias("ruleset_version"),
+        *(pl.lit(None, dtype=pl.Int64).alias(name) for name in rowid),
     )
     return (
         pl.concat([credits, debits], how="vertical_relaxed")
@@ -490,6 +501,7 @@ _NEW = Table(
     Column("original_line_id", String(20), nullable=True),
     Column("bsn", String(9), nullable=True),
     Column("ruleset_version", String(40), nullable=True),
+    Column(LINE_ROWID, Integer, nullable=True),
     prefixes=["TEMPORARY"],
 )
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
@@ -501,7 +513,11 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
     decided line travels through Python (the woman's BSN and the decision's rule set: a lookup per line each)."""
     n, c, i = _NEW, tables.claim_lines, tables.claim_items
     _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
-    insert_frame(connection, n, items.select(col.name for col in n.columns if col.name != "seq"))
+    insert_frame(connection, n, items.select(col.name for col in n.columns if col.name in items.columns))
+    if LINE_ROWID in items.columns:  # SQLite: the decided line by its row number (``LINE_ROWID``)
+        decided = literal_column(f"{c.name}.rowid", Integer) == n.c[LINE_ROWID]
+    else:
+        decided = (c.c.run_id == n.c.run_id) & (c.c.line_no == n.c.line_no)
     debits = (
         select(
             n.c.seq,
@@ -527,7 +543,7 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
             literal(0, Integer),
         )
         .select_from(n)
-        .join(c, (c.c.run_id == n.c.run_id) & (c.c.line_no == n.c.line_no))
+        .join(c, decided)
         .where(n.c.source_line_id.is_(None))
     )
     e = i.alias("taken_back")
@@ -603,10 +619,13 @@ def build_batches(
     result = BuildResult()
     result.owed_redecided, _ = _decide_owed(db, principal, at.date())
     with db.unit_of_work(lock="claims") as connection:
-        desired = _latest_lines(connection, principal, period_start, period_end, include_mono, _PLAN_COLUMNS)
+        rowid = (LINE_ROWID,) if connection.dialect.name == "sqlite" else ()
+        desired = _latest_lines(connection, principal, period_start, period_end, include_mono, (*_PLAN_COLUMNS, *rowid))
         claimed = _claimed_items(connection, desired["pregnancy_id"])
         if claimed.height:  # matching claimed lines needs every field of the decided ones
-            desired = _latest_lines(connection, principal, period_start, period_end, include_mono)
+            desired = _latest_lines(
+                connection, principal, period_start, period_end, include_mono, (*_DESIRED_SCHEMA, *rowid)
+            )
         plan = _plan(desired, claimed)
         result.already_claimed = plan.already_claimed
         result.waiting = plan.waiting
