@@ -9,6 +9,7 @@ append-only table, and PostgreSQL's planner needs statistics of a table just fil
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -34,7 +35,15 @@ from sqlalchemy.exc import DBAPIError
 
 from integraal.services.imports import import_files
 from integraal.store import activity_blocks, bulk, tables
-from integraal.store.bulk import JSON_IN_VALUES, in_values, insert_frame, read_frame, upsert_frame
+from integraal.store.bulk import (
+    JSON_IN_VALUES,
+    in_values,
+    insert_frame,
+    insert_prepared,
+    prepare_rows,
+    read_frame,
+    upsert_frame,
+)
 from integraal.store.database import Database
 from integraal.store.repositories import ACTIVITY_SCHEMA, load_activities, load_pregnancies
 
@@ -140,6 +149,37 @@ def test_bulk_writes_keep_every_value_as_it_was(db: Database) -> None:
         insert_frame(connection, _probe(connection), frame)
         stored = _every(connection).sort("activity_id")
     assert stored.to_dicts() == frame.to_dicts()
+
+
+@pytest.mark.parametrize("repeating", [False, True], ids=["plain", "keyed"])
+def test_rows_prepared_in_another_thread_with_constants_are_stored_as_insert_frame_stores_them(
+    db: Database, monkeypatch: pytest.MonkeyPatch, repeating: bool
+) -> None:
+    """A decision run prepares its rows in the thread that decides them and writes them with the run's id as a
+    constant: the same rows as writing the whole frame (where values repeat, through SQLite's table of keys)."""
+    monkeypatch.setattr(bulk, "KEYED_MIN_ROWS", 1 if repeating else 10**9)
+    monkeypatch.setattr(bulk, "BATCH", 7)  # several batches, each with its own keys
+    monkeypatch.setattr(bulk, "KEYED_SHARE", 1)
+    n = 40
+    frame = pl.DataFrame(
+        {
+            "activity_id": [f"A{i:03d}" for i in range(n)],
+            "bsn": ["123456782", "111222333"] * (n // 2),
+            "pregnancy_id": [None, "P1", "P2", "P1"] * (n // 4),
+            "agb": ["01000001"] * n,
+            "date": [date(2025, 1, 1 + i % 3) for i in range(n)],
+            "quantity_hundredths": list(range(n)),
+        }
+    )
+    with ThreadPoolExecutor(1) as other:
+        prepared = other.submit(prepare_rows, PROBE, frame, db.engine.dialect.name).result()
+    assert bool(prepared.keyed) == (repeating and db.engine.dialect.name == "sqlite")
+    with db.unit_of_work() as connection:
+        _probe(connection)
+        insert_prepared(connection, prepared, {"activity_code": "X01"})
+        stored = _every(connection).sort("activity_id")
+    expected = frame.with_columns(pl.lit("X01").alias("activity_code")).select(stored.columns)
+    assert stored.to_dicts() == expected.to_dicts()
 
 
 def test_a_column_null_throughout_is_stored_null_also_where_the_table_has_a_default(db: Database) -> None:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -73,16 +74,21 @@ def _check(stop: Callable[[], bool] | None) -> None:
 def _sqlite_write(
     connection: Connection,
     table: Table,
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | PreparedRows,
     conflict: Callable[[Any], Any] | None = None,
     stop: Callable[[], bool] | None = None,
+    constants: Mapping[str, Any] | None = None,
 ) -> None:
     """SQLite: write the rows of ``frame`` in multi-row ``INSERT`` statements, ``conflict`` adding the
     ``ON CONFLICT`` clause of an upsert. Later rows of one statement see the earlier ones, as one by one. Columns
-    whose values repeat go through a table of keys (:func:`_sqlite_write_keyed`)."""
-    columns = [c.name for c in table.columns if c.name in frame.columns]  # the order SQLAlchemy writes them in
-    if len(columns) != frame.width:
-        raise ValueError(f"columns not in {table.name}: {sorted(set(frame.columns) - set(columns))}")
+    whose values repeat go through a table of keys (:func:`_sqlite_write_keyed`). ``frame`` may come prepared
+    (:func:`prepare_rows`); ``constants``: columns of one value in every row."""
+    prepared = frame if isinstance(frame, PreparedRows) else _prepared_for_sqlite(table, frame)
+    constants = dict(constants or {})
+    given = set(prepared.rows.columns) | set(constants)
+    columns = [c.name for c in table.columns if c.name in given]  # the order SQLAlchemy writes them in
+    if len(columns) != len(given) or len(given) != prepared.rows.width + len(constants):
+        raise ValueError(f"columns not in {table.name} or given twice: {sorted(given - set(columns))}")
     per = max(1, min(ROWS_PER_STATEMENT, 30_000 // len(columns)))  # well under SQLite's 32,766 parameters
 
     statement = sqlite.insert(table).values({c: bindparam(c) for c in columns})
@@ -94,12 +100,12 @@ def _sqlite_write(
     def sql(rows: int) -> str:
         return str(compiled.string).replace(one_row, "VALUES " + ", ".join([one_row[7:]] * rows))
 
-    per = min(per, frame.height)
-    data = _driver_rows(frame)
-    if keyed := _keyed_columns(data.slice(0, BATCH), columns):
+    per = min(per, prepared.rows.height)
+    if prepared.keyed:
         before, after = str(compiled.string).split(one_row)
-        _sqlite_write_keyed(connection, (before, after), data, columns, keyed, per, stop)
+        _sqlite_write_keyed(connection, (before, after), prepared, columns, constants, per, stop)
         return
+    data = prepared.rows.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
     full = sql(per)
     for offset in range(0, data.height, BATCH):
         _check(stop)
@@ -155,24 +161,58 @@ def _keyed_columns(sample: pl.DataFrame, columns: Sequence[str]) -> list[str]:
     return chosen if len(chosen) >= 2 else []
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRows:
+    """A frame's rows made ready to write (:func:`prepare_rows`), so that another thread than the writing one can
+    do the columnar part of a write: on SQLite the dates as text and, where values repeat, each batch's
+    combinations numbered (:func:`_sqlite_write_keyed`). Written by :func:`insert_prepared`."""
+
+    table: Table
+    rows: pl.DataFrame  # the columns to write; on SQLite with dates as text
+    keyed: tuple[str, ...] = ()  # SQLite: the columns bound through a table of keys
+    batches: tuple[tuple[pl.DataFrame, pl.DataFrame], ...] = ()  # … and per batch (combinations, numbered rows)
+
+
+def prepare_rows(table: Table, frame: pl.DataFrame, dialect: str) -> PreparedRows:
+    """``frame``'s rows for :func:`insert_prepared` on a database of ``dialect`` (``"sqlite"``, ``"postgresql"``):
+    no database needed, so any thread may prepare them."""
+    frame = _without_absent(table, frame)
+    return _prepared_for_sqlite(table, frame) if dialect == "sqlite" else PreparedRows(table, frame)
+
+
+def _prepared_for_sqlite(table: Table, frame: pl.DataFrame) -> PreparedRows:
+    data = _driver_rows(frame)
+    keyed = _keyed_columns(data.slice(0, BATCH), data.columns)
+    if not keyed:
+        return PreparedRows(table, data)
+    batches = []
+    for offset in range(0, data.height, BATCH):
+        chunk = data.slice(offset, BATCH)
+        combinations = chunk.select(keyed).unique(maintain_order=True).with_row_index("_key", offset=1)
+        numbered = chunk.join(combinations, on=keyed, how="left", maintain_order="left", nulls_equal=True)
+        batches.append((combinations, numbered))
+    return PreparedRows(table, data, tuple(keyed), tuple(batches))
+
+
 def _sqlite_write_keyed(
     connection: Connection,
     statement: tuple[str, str],
-    data: pl.DataFrame,
+    prepared: PreparedRows,
     columns: Sequence[str],
-    keyed: Sequence[str],
+    constants: Mapping[str, Any],
     per: int,
     stop: Callable[[], bool] | None,
 ) -> None:
-    """SQLite: write ``data`` as :func:`_sqlite_write` does, but with the ``keyed`` columns' values bound once per
-    distinct combination, into a temporary table, and each row naming its combination by number.
+    """SQLite: write ``prepared``'s rows as :func:`_sqlite_write` does, but with its ``keyed`` columns' values
+    bound once per distinct combination, into a temporary table, and each row naming its combination by number.
 
     Binding a value costs the ``sqlite3`` module more than SQLite's own work of storing it (the two binds the
     interpreter for, the one not): a national year's 510,000 phase decisions (eight of nine values repeating)
     are written ≈35 % faster, its claim lines ≈20 %. The rows are selected from their ``VALUES`` in order (a
     ``CROSS JOIN`` keeps them the outer loop), so they are stored in the same order and an upsert's later rows
     see the earlier ones, as before; the temporary table is dropped at the end. ``statement``: the one-row
-    statement's text before and after its ``VALUES (?, …)``."""
+    statement's text before and after its ``VALUES (?, …)``. The ``constants`` are keyed columns too."""
+    keyed = [*prepared.keyed, *constants]
     plain = [name for name in columns if name not in keyed]
     keys = f"_integraal_keys_{next(_stages)}"
     number = f"column{len(plain) + 1}"
@@ -196,13 +236,11 @@ def _sqlite_write_keyed(
     full = sql(per)
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {keys} ({names})")
     try:
-        for offset in range(0, data.height, BATCH):
+        for combinations, numbered in prepared.batches:
             _check(stop)
-            chunk = data.slice(offset, BATCH)
-            combinations = chunk.select(keyed).unique(maintain_order=True).with_row_index("_key", offset=1)
+            combinations = combinations.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
             connection.exec_driver_sql(f"DELETE FROM temp.{keys}")
             connection.exec_driver_sql(fill, list(combinations.iter_rows()))
-            numbered = chunk.join(combinations, on=list(keyed), how="left", maintain_order="left", nulls_equal=True)
             _execute_rows(connection, numbered, [*plain, "_key"], per, full, sql)
     finally:
         connection.exec_driver_sql(f"DROP TABLE temp.{keys}")
@@ -259,8 +297,24 @@ def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> N
 
     A column that is null throughout is left out where the table stores NULL without it (no default): one value
     fewer per row to hand over (a first claim's 474,277 scratch rows take back no line)."""
-    if frame.height == 0:
+    insert_prepared(connection, prepare_rows(table, frame, connection.dialect.name))
+
+
+def insert_prepared(connection: Connection, prepared: PreparedRows, constants: Mapping[str, Any] | None = None) -> None:
+    """Append rows prepared by :func:`prepare_rows` (in any thread) to their table, each with the ``constants``
+    (columns of one value, such as the run they belong to)."""
+    if prepared.rows.height == 0:
         return
+    if connection.dialect.name == "postgresql":
+        frame = prepared.rows.with_columns(pl.lit(value).alias(name) for name, value in (constants or {}).items())
+        _copy_in(connection, _quoted(connection, prepared.table.name), frame)
+        refresh_statistics(connection, prepared.table, frame.height)
+        return
+    _sqlite_write(connection, prepared.table, prepared, constants=constants)
+
+
+def _without_absent(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without its columns that are null throughout where the table stores NULL without them."""
     absent = [
         name
         for name in frame.columns
@@ -270,13 +324,7 @@ def insert_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> N
         and not column.primary_key
         and frame.get_column(name).null_count() == frame.height
     ]
-    if absent and len(absent) < frame.width:
-        frame = frame.drop(absent)
-    if connection.dialect.name == "postgresql":
-        _copy_in(connection, _quoted(connection, table.name), frame)
-        refresh_statistics(connection, table, frame.height)
-        return
-    _sqlite_write(connection, table, frame)
+    return frame.drop(absent) if absent and len(absent) < frame.width else frame
 
 
 def upsert_frame(
