@@ -8,7 +8,7 @@ outcomes once, every indicator per IGO with intervals and funnel limits). Prints
 memory per stage and the total. Run on demand (not part of the test suite):
 
     .venv/bin/python benchmarks/national_year.py [--pregnancies 170000] [--seed 1] [--keep DIR] [--no-reference]
-        [--database URL] [--stages synth,import,decide,claims,returns,distribution,indicators]
+        [--database URL] [--stages synth,import,decide,claims,returns,distribution,indicators] [--ratio-runs N]
 
 ``--database`` runs on another database (e.g. ``postgresql+psycopg://user:pw@127.0.0.1/db``; it must be empty).
 
@@ -18,6 +18,12 @@ what earlier stages left allocated); the process-wide peak of this process alone
 Last, the same decisions are computed by the hand-written DuckDB query of ``benchmarks/reference.py`` on the
 region's CSV files (best of 3), and the decide stage's time is printed divided by that reference time
 (``--no-reference`` skips it; it needs the ``duckdb`` package of the ``dev`` extra).
+
+The machine's speed drifts by a third within an hour, so one decide run against a best-of-3 reference some
+minutes later is a noisy ratio. ``--ratio-runs N`` (SQLite) then measures it again N times, alternating: the
+decide stage on a fresh copy of the database as the import left it (a snapshot taken between the stages, outside
+the timing) and the reference once, one after the other; it prints the medians, their ratio and the range of
+the N pairs' ratios.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import resource
+import shutil
+import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -182,6 +191,45 @@ def compute_indicators(database: Database) -> int:
 STAGES = ("synth", "import", "decide", "claims", "returns", "distribution", "indicators")
 
 
+def snapshot(database: Path, copy: Path) -> None:
+    """A consistent copy of the SQLite database at ``database`` (SQLite's online backup: committed state only)."""
+    copy.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(database)) as source, contextlib.closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+
+
+def ratio_runs(imported: Path, region: Path, runs: int) -> None:
+    """Decide (on a fresh copy of ``imported``) and the reference (once), alternating, ``runs`` times each."""
+    from reference import reference_seconds  # benchmarks/reference.py, next to this file; needs duckdb
+
+    decides: list[float] = []
+    references: list[float] = []
+    for n in range(runs):
+        work = imported.with_name(f"ratio-{n}.db")
+        shutil.copyfile(imported, work)
+        database = Database(str(work))
+        started = time.perf_counter()
+        decide_all(database, AS_OF, actor="benchmark")
+        decides.append(time.perf_counter() - started)
+        database.dispose()  # waits for the run's background checkpoint: not timed
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        references.append(reference_seconds(region, AS_OF, repeat=1))
+    pairs = sorted(d / r for d, r in zip(decides, references, strict=True))
+    decide, reference = statistics.median(decides), statistics.median(references)
+    print(
+        f"decide / reference, {runs} alternating pairs: median {decide:.2f} s / {reference:.2f} s = "
+        f"{decide / reference:.2f}×; pairs {pairs[0]:.2f}–{pairs[-1]:.2f}×"
+    )
+    print(
+        "  decide "
+        + ", ".join(f"{x:.2f}" for x in decides)
+        + " s; reference "
+        + ", ".join(f"{x:.2f}" for x in references)
+        + " s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pregnancies", type=int, default=170_000)
@@ -192,6 +240,9 @@ def main() -> int:
     )
     parser.add_argument("--database", default=None, help="database URL (default: SQLite in the work folder)")
     parser.add_argument("--stages", default=",".join(STAGES), help="the stages to run, in order (default: all)")
+    parser.add_argument(
+        "--ratio-runs", type=int, default=0, help="SQLite: decide and the reference again N times, alternating"
+    )
     args = parser.parse_args()
     wanted = args.stages.split(",")
 
@@ -216,6 +267,9 @@ def main() -> int:
     if "import" in wanted:
         reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
         facts.append(f"rejected at import {sum(r.rejected for r in reports)}")
+    imported = folder / "imported.db"
+    if args.ratio_runs and not args.database and "decide" in wanted:
+        snapshot(folder / "bench.db", imported)  # between the stages: not timed
     if "decide" in wanted:
         summary = timed("decide", lambda: decide_all(database, AS_OF, actor="benchmark"))
         facts.append(f"pregnancies {summary.pregnancies:,}")
@@ -249,6 +303,9 @@ def main() -> int:
         print(f"{'reference':<9}{reference:8.1f} s   (benchmarks/reference.py: one DuckDB query, best of 3)")
         # Two decimals: a ratio near the target must not round to it.
         print(f"decide / reference: {decide:.2f} s / {reference:.2f} s = {decide / reference:.2f}×")
+    if imported.exists() and args.ratio_runs:
+        ratio_runs(imported, folder / "region", args.ratio_runs)
+        imported.unlink()
     return 0
 
 
