@@ -198,6 +198,12 @@ def snapshot(database: Path, copy: Path) -> None:
         source.backup(target)
 
 
+def remove_database(path: Path) -> None:
+    """The SQLite file at ``path`` and its write-ahead log and shared-memory index, if there."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def ratio_runs(imported: Path, region: Path, runs: int) -> None:
     """Decide (on a fresh copy of ``imported``) and the reference (once), alternating, ``runs`` times each."""
     from reference import reference_seconds  # benchmarks/reference.py, next to this file; needs duckdb
@@ -212,8 +218,7 @@ def ratio_runs(imported: Path, region: Path, runs: int) -> None:
         decide_all(database, AS_OF, actor="benchmark")
         decides.append(time.perf_counter() - started)
         database.dispose()  # waits for the run's background checkpoint: not timed
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        remove_database(work)
         references.append(reference_seconds(region, AS_OF, repeat=1))
     pairs = sorted(d / r for d, r in zip(decides, references, strict=True))
     decide, reference = statistics.median(decides), statistics.median(references)
@@ -249,8 +254,7 @@ def main() -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="integraal-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     if "import" in wanted and not args.database:  # a new database; later stages alone go on with the kept one
-        for suffix in ("", "-wal", "-shm"):
-            (folder / f"bench.db{suffix}").unlink(missing_ok=True)
+        remove_database(folder / "bench.db")
     print(f"National year benchmark: {args.pregnancies:,} pregnancies, seed {args.seed}, in {folder}")
 
     facts: list[str] = []

@@ -17,7 +17,6 @@ from integraal.services.decisions import (
     _is_in_order_around,
     _match,
     _Read,
-    _runs_of_ids,
 )
 
 DAY = date(2025, 1, 1)
@@ -75,7 +74,7 @@ def test_matching_with_what_was_read_alongside_is_matching_alone(
     frame = _frame(rows, order != "as given")
     if order == "in place":
         frame = _in_place(frame)
-    read = _Read(frame, _is_in_order(frame), _runs_of_ids(frame))
+    read = _Read.of(frame)
     alone, unmatched_alone = _match(frame, TRAJECTORIES, 42, report)
     helped, unmatched_helped = _match(frame, TRAJECTORIES, 42, report, read)
     assert helped.to_dicts() == alone.to_dicts()
