@@ -272,7 +272,8 @@ def main() -> int:
         reports = timed("import", lambda: import_files(database, list(paths.values()), actor="benchmark"))
         facts.append(f"rejected at import {sum(r.rejected for r in reports)}")
     imported = folder / "imported.db"
-    if args.ratio_runs and not args.database and "decide" in wanted:
+    ratio = bool(args.ratio_runs) and not args.database and "decide" in wanted
+    if ratio:
         snapshot(folder / "bench.db", imported)  # between the stages: not timed
     if "decide" in wanted:
         summary = timed("decide", lambda: decide_all(database, AS_OF, actor="benchmark"))
@@ -307,7 +308,7 @@ def main() -> int:
         print(f"{'reference':<9}{reference:8.1f} s   (benchmarks/reference.py: one DuckDB query, best of 3)")
         # Two decimals: a ratio near the target must not round to it.
         print(f"decide / reference: {decide:.2f} s / {reference:.2f} s = {decide / reference:.2f}×")
-    if imported.exists() and args.ratio_runs:
+    if ratio:
         ratio_runs(imported, folder / "region", args.ratio_runs)
         imported.unlink()
     return 0
