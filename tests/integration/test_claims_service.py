@@ -356,6 +356,52 @@ def test_a_changed_decision_credits_the_booked_line_and_debits_the_new_amount(wo
     assert debit.run_id > old.run_id
 
 
+def reported(world: World) -> list[tuple[str, str, str]]:
+    """The insurer-reported overlaps: (pregnancy, phase, line)."""
+    o = tables.reported_overlaps
+    with world.db.unit_of_work() as connection:
+        return [
+            tuple(r) for r in connection.execute(select(o.c.pregnancy_id, o.c.phase, o.c.line_id).order_by(o.c.line_id))
+        ]
+
+
+def test_only_an_integral_debit_answered_0587_reports_a_bundle_breaker(world):
+    """0587 on a member's separate (mono) line or on a credit is a refusal of that line, not a bundle breaker:
+    only the integral claim of a phase can be broken (DOMAIN.md §4). The integral debit in the same file is."""
+    batches = claims.build_batches(world.db, ROOT, **PERIOD, at=AT).batches
+    batch = next(b for b in batches if {i.kind for i in items(world, batch_id=b.batch_id)} >= {"integral", "mono"})
+    lines = items(world, batch_id=batch.batch_id)
+    mono = next(i for i in lines if i.kind == "mono")
+    integral = next(i for i in lines if i.kind == "integral" and i.pregnancy_id != mono.pregnancy_id)
+    sent = claims.export_batch(world.db, ROOT, batch.batch_id, at=AT)
+    verdicts = {line.line_id: (0, ("0587",)) for line in (mono, integral)}
+    summary = claims.apply_return(world.db, ROOT, answer(sent, verdicts), at=AT, as_of=date(2026, 1, 20))
+    assert summary.rejected == 2
+    assert summary.bundle_breakers == [integral.pregnancy_id]
+    assert reported(world) == [(integral.pregnancy_id, integral.phase, integral.line_id)]
+
+    # A credit answered 0587: the correction of a booked integral line (its decision changed).
+    old = next(i for i in items(world, batch_id=batch.batch_id) if i.kind == "integral" and i.state == "accepted")
+    with world.db.unit_of_work() as connection:
+        c = tables.contracts
+        connection.execute(
+            update(c).where(c.c.prestatie_code == old.prestatie_code).values(tariff_cents=old.amount_cents + 500)
+        )
+    reruns.rerun_decisions(world.db, ROOT, date(2026, 1, 20), [old.pregnancy_id])
+    new = [
+        i
+        for b in claims.build_batches(world.db, ROOT, **PERIOD, at=AT).batches
+        for i in items(world, batch_id=b.batch_id)
+    ]
+    credit = next(i for i in new if i.debit_credit == "C" and i.original_line_id == old.line_id)
+    sent = claims.export_batch(world.db, ROOT, credit.batch_id, at=AT)
+    summary = claims.apply_return(
+        world.db, ROOT, answer(sent, {credit.line_id: (0, ("0587",))}), at=AT, as_of=date(2026, 1, 20)
+    )
+    assert summary.bundle_breakers == []
+    assert reported(world) == [(integral.pregnancy_id, integral.phase, integral.line_id)]
+
+
 def first_notes(world: World, line_ids: list[str]) -> list[str]:
     """The note of each line's first history row (``None`` → ``ready``)."""
     t = tables.claim_transitions
