@@ -1,8 +1,8 @@
 """Benchmark: a national year (170,000 pregnancies) through the whole pipeline (issue 7, target 30 s / 4 GiB).
 
 Stages: synth (generate and write the region's files), import (every file), decide (every pregnancy), claims
-(build every batch and write its KZ301 file), returns (apply the insurer's KZ302 answer to every batch; the
-answers are made by the simulated insurer *outside* the timing: that is the insurer's work, not ours),
+(build every batch and send it as a KZ301 file, in one step), returns (apply the insurer's KZ302 answer to every
+batch; the answers are made by the simulated insurer *outside* the timing: that is the insurer's work, not ours),
 distribution (per IGO: read the input and simulate the three shipped plans), indicators (read the year's
 outcomes once, every indicator per IGO with intervals and funnel limits). Prints wall time and peak resident
 memory per stage and the total. Run on demand (not part of the test suite):
@@ -134,9 +134,10 @@ YEAR = 2025
 
 
 def build_claims(database: Database) -> dict[str, bytes]:
-    """Every batch of the claim period built, and written as a KZ301 file (which marks it sent)."""
-    result = claims.build_batches(database, SYSTEM, period_start=date(2024, 1, 1), period_end=date(2026, 12, 31), at=AT)
-    return claims.export_batches(database, SYSTEM, [b.batch_id for b in result.batches], "kz301", at=AT)
+    """Every batch of the claim period built and sent as a KZ301 file, in one step (``integraal claims build
+    --send kz301``: the same files, lines and history as building and then exporting)."""
+    period = {"period_start": date(2024, 1, 1), "period_end": date(2026, 12, 31)}
+    return claims.build_batches(database, SYSTEM, **period, at=AT, send="kz301").files
 
 
 def insurer_answers(database: Database, files: dict[str, bytes]) -> list[bytes]:

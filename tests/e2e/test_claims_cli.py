@@ -148,3 +148,25 @@ def test_a_file_not_saved_after_sending_is_named_with_how_to_write_it_again(env,
     again = tmp_path / "B0000002.kz301"
     assert run(["claims", "export", "B0000002", "--out", str(again)], env).exit_code == 0
     assert get_format("kz301").read(again.read_bytes()).batch_id == "B0000002"
+
+
+def test_batches_are_built_and_sent_in_one_step(env, tmp_path):
+    folder = tmp_path / "outbox"
+    build = ["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"]
+    alone = run([*build, "--send", "kz301"], env)
+    assert alone.exit_code == 1 and "go together" in alone.output
+    wrong = run([*build, "--send", "kz302", "--out-dir", str(folder)], env)
+    assert wrong.exit_code == 1 and "kz302" in wrong.output and not folder.exists()  # a return format: refused
+    assert "B0000001" not in run(["claims", "batches"], env).output  # nothing built
+
+    result = run([*build, "--send", "kz301", "--out-dir", str(folder)], env)
+    assert result.exit_code == 0, result.output
+    assert "B0000001" in result.output and "2 batches sent" in result.output
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["B0000001.kz301", "B0000002.kz301"]
+    listed = run(["claims", "batches"], env).output
+    assert "ready" not in listed and listed.count("sent") == 2
+    for f in files:  # the file sent is the stored batch's (a resend writes it from the database)
+        again = tmp_path / f.name
+        assert run(["claims", "export", f.stem, "--out", str(again)], env).exit_code == 0
+        assert again.read_bytes() == f.read_bytes()

@@ -816,3 +816,129 @@ def test_decided_lines_copied_by_row_number_are_the_items_copied_by_key(world, t
     release(by_key.db)
     assert [tuple(r) for r in stored] == [tuple(r) for r in expected]
     assert {r.debit_credit for r in stored} == {"C", "D"}
+
+
+def _reverse_bsns(world: World) -> None:
+    """Hand the women's BSNs out in the reverse order (the smallest's to the largest's, …; twice: as before)."""
+    p = tables.pregnancies
+    with world.db.unit_of_work() as connection:
+        rows = connection.execute(select(p.c.pregnancy_id, p.c.bsn)).all()
+        ordered = sorted({bsn for _, bsn in rows})
+        swap = dict(zip(ordered, reversed(ordered), strict=True))
+        for pregnancy_id, bsn in rows:
+            connection.execute(update(p).where(p.c.pregnancy_id == pregnancy_id).values(bsn=swap[bsn]))
+
+
+def _send_round(world: World, fmt: str, send: Callable[[World, str], dict[str, bytes]]) -> list[dict[str, bytes]]:
+    """A first claim sent with ``send``, one insurer's batch booked, a tariff raised and two pregnancies decided
+    again, then their corrections (credits and debits) sent with ``send``: the files of both rounds.
+
+    The first claim is made while the women's BSNs are reversed, so that a file's order (by BSN, then line) is
+    not its lines' order; they are put back before the re-decisions (which find activities by BSN)."""
+    _reverse_bsns(world)
+    first = send(world, fmt)
+    _reverse_bsns(world)
+    batch = next(b for b in items(world) if b.uzovi == "3311").batch_id
+    sent = first[batch] if fmt == "kz301" else claims.export_batch(world.db, ADMIN, batch, at=AT)  # a resend
+    claims.apply_return(world.db, ADMIN, answer(sent), at=AT)
+    with world.db.unit_of_work() as connection:
+        c = tables.contracts
+        connection.execute(
+            update(c).where(c.c.contract_id == "ZK-RIV-2025").values(tariff_cents=c.c.tariff_cents + 1_000)
+        )
+    reruns.rerun_decisions(world.db, ADMIN, date(2026, 1, 20), ["Z-0002", "Z-0003"])
+    return [first, send(world, fmt)]
+
+
+def built_then_exported(world: World, fmt: str) -> dict[str, bytes]:
+    built = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT)
+    return claims.export_batches(world.db, ADMIN, [b.batch_id for b in built.batches], fmt, at=AT)
+
+
+def built_and_sent(world: World, fmt: str) -> dict[str, bytes]:
+    result = claims.build_batches(world.db, ADMIN, **PERIOD, at=AT, send=fmt)
+    assert [b.batch_id for b in result.batches] == list(result.files)
+    assert {b.state for b in result.batches} <= {"sent"}
+    return result.files
+
+
+def stored_claims(world: World) -> tuple[list, ...]:
+    """Every batch and item, each line's history in order (its id order across lines aside), the audit trail."""
+    b, i, t, a = tables.claim_batches, tables.claim_items, tables.claim_transitions, tables.audit_log
+    with world.db.engine.connect() as connection:
+        return (
+            [tuple(r) for r in connection.execute(select(b).order_by(b.c.batch_id))],
+            [tuple(r) for r in connection.execute(select(i).order_by(i.c.line_id))],
+            [
+                tuple(r)
+                for r in connection.execute(
+                    select(t.c.line_id, t.c.from_state, t.c.to_state, t.c.note, t.c.at, t.c.actor).order_by(
+                        t.c.line_id, t.c.id
+                    )
+                )
+            ],
+            [tuple(r) for r in connection.execute(select(a.c.action, a.c.entity_id, a.c.detail).order_by(a.c.id))],
+        )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "read_apart"),
+    [("kz301", False), ("kz301", True), ("fhir-claim", False), ("csv", False)],
+    ids=["kz301", "kz301-read-in-processes", "fhir-claim", "csv"],
+)
+def test_batches_built_and_sent_in_one_step_are_those_built_and_then_exported(
+    world, template, tmp_path, monkeypatch, fmt, read_apart
+):
+    """``build_batches(send=…)`` writes the files from the lines it has in hand and stores the lines sent at once:
+    the same files, batches, lines, history and audit as a build exported right after, corrections included."""
+    if read_apart:  # the decided lines read as a national year's are: a process per range of pregnancies
+        monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
+    writers: list[str] = []
+    real = claims._write_file
+    monkeypatch.setattr(claims, "_write_file", lambda *a: writers.append(threading.current_thread().name) or real(*a))
+    one_step = _send_round(world, fmt, built_and_sent)
+    assert writers and all(name.startswith("integraal-claim-write") for name in writers)
+    (tmp_path / "two-steps").mkdir()
+    two_steps = clone_world(template, tmp_path / "two-steps")
+    try:
+        assert _send_round(two_steps, fmt, built_then_exported) == one_step
+        assert stored_claims(world) == stored_claims(two_steps)
+    finally:
+        release(two_steps.db)
+    first, corrections = one_step
+    assert len(first) >= 2 and len(corrections) == 1
+    (batch,) = corrections
+    assert {i.debit_credit for i in items(world, batch_id=batch)} == {"C", "D"}
+    for batch_id, data in (first | corrections).items():  # a resend of a stored batch: the file sent
+        assert claims.export_batch(world.db, ADMIN, batch_id, fmt, at=AT) == data
+
+
+def test_batches_built_and_sent_in_one_step_are_built_all_or_none(world, monkeypatch):
+    """A file that cannot be written builds nothing, and its error is the one reported also when the database
+    fails too once the files are being written; a format that is not a claim file format is refused."""
+    before = stored_claims(world)
+    with pytest.raises(claims.ClaimsError, match="not a claim file format"):
+        claims.build_batches(world.db, ADMIN, **PERIOD, at=AT, send="kz302")
+    real = claims.write_claim_frame
+
+    def broken_second(header, frame):
+        if header.batch_id == "B0000002":
+            raise ValueError("amount does not fit")
+        return real(header, frame)
+
+    monkeypatch.setattr(claims, "write_claim_frame", broken_second)
+    with pytest.raises(ValueError, match="does not fit"):
+        claims.build_batches(world.db, ADMIN, **PERIOD, at=AT, send="kz301")
+    assert stored_claims(world) == before
+    # The history rows fail after the files have begun (with the copy of the lines): the file's error is reported.
+    monkeypatch.setattr(
+        claims, "_record_transitions_of", lambda *a: (_ for _ in ()).throw(RuntimeError("disk I/O error"))
+    )
+    with pytest.raises(ValueError, match="does not fit"):
+        claims.build_batches(world.db, ADMIN, **PERIOD, at=AT, send="kz301")
+    assert stored_claims(world) == before
+    monkeypatch.setattr(claims, "write_claim_frame", real)
+    built = claims.build_batches  # and with the files written, the database's error is reported
+    with pytest.raises(RuntimeError, match="disk I/O"):
+        built(world.db, ADMIN, **PERIOD, at=AT, send="kz301")
+    assert stored_claims(world) == before

@@ -40,24 +40,38 @@ def build(
     integral_only: Annotated[
         bool, typer.Option(help="Only integral lines; members claim their separate lines themselves.")
     ] = False,
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send",
+            help="Send the batches as they are built, as claim files in this format (kz301, fhir-claim or csv) "
+            "written into --out-dir: the same files as `export-ready` right after, in one step.",
+        ),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="With --send: write the files here.")] = None,
     db: DbOption = None,
 ) -> None:
     """Make claim batches (one per IGO × insurer) of every decided claim line declared in the period.
 
     Nothing is claimed twice; a line whose decision changed after it was booked is corrected with a credit and a
-    new debit."""
+    new debit. With --send the batches are sent as they are built (a file that cannot be made builds nothing)."""
+    if (send is None) != (out_dir is None):
+        console.print("[red]--send and --out-dir go together: nothing built[/]")
+        raise typer.Exit(1)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        console.print(f"[red]{out_dir} is not a folder: nothing built[/]")
+        raise typer.Exit(1)
     database = open_database(db, needs="claim_batches")
-    try:
-        result = claims.build_batches(
+    result = _exported(
+        lambda: claims.build_batches(
             database,
             SYSTEM,
             period_start=period_from.date(),
             period_end=period_to.date(),
             include_mono=not integral_only,
+            send=send,
         )
-    except DatabaseBusyError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(3) from exc
+    )
     table = Table(title="Claim batches (declaratiebatches)")
     for column in ("batch", "IGO", "insurer", "lines", "credits", "total"):
         table.add_column(column, justify="right" if column in ("lines", "credits", "total") else "left")
@@ -73,6 +87,8 @@ def build(
             "Decided again first (a 0587 of an earlier, interrupted return application): "
             f"{', '.join(result.owed_redecided)}."
         )
+    if send is not None and out_dir is not None:
+        _save(result.files, out_dir, send)
 
 
 def _exported(export: Callable[[], T]) -> T:
@@ -123,7 +139,12 @@ def export_ready(
     if not ready:
         out.print("No batch is ready to be sent.")
         return
-    files = _exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt))
+    _save(_exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt)), out_dir, fmt)
+
+
+def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
+    """Save the sent batches' files (BATCH.kz301, …) in ``out_dir``; a file that could not be saved is named with
+    the command that writes it again (exit 1)."""
     saved: list[str] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

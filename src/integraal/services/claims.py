@@ -130,6 +130,7 @@ class BuildResult:
     waiting: int = 0  # changed lines whose earlier claim is not answered yet (sent): corrected after the answer
     unchanged_rejections: int = 0  # decided lines equal to a rejected one: not resent (see the worklist)
     owed_redecided: list[str] = field(default_factory=list)  # decided again first: a 0587 an apply left owed
+    files: dict[str, bytes] = field(default_factory=dict)  # built with ``send``: each batch's file, as sent
 
 
 @dataclass(slots=True)
@@ -243,6 +244,10 @@ _PLAN_COLUMNS = (
 )
 """What a build needs of the decided lines while nothing of them is claimed yet (the rest is copied in SQL)."""
 
+_FILE_COLUMNS = ("prestatie_code", "service_start", "service_end", "quantity_hundredths")
+"""What a build that sends its batches also needs of each new line for the files (:func:`build_batches`'
+``send``), besides its BSN, amount and direction."""
+
 LINE_ROWID = "line_rowid"
 """SQLite: a decided line's ``rowid``, read with it, so that copying it into ``claim_items`` finds it in one
 search of the table instead of its key's index and then the table (a national year's build ≈0.25 s shorter).
@@ -315,8 +320,10 @@ class _Plan:
 def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
     """New items by IGO × insurer, phase by phase, credits before debits: where each comes from (a decided line,
     ``run_id`` and ``line_no``, or for a credit the claimed line ``source_line_id`` and its ``run_id``), its
-    direction and amount. With the decided line's :data:`LINE_ROWID` where the decided lines have it."""
+    direction and amount. With the decided line's :data:`LINE_ROWID` where the decided lines have it, and the
+    :data:`_FILE_COLUMNS` where both have them (a credit's BSN is then the claimed line's, else empty)."""
     rowid = [LINE_ROWID] if LINE_ROWID in debits.columns else []
+    file = [name for name in _FILE_COLUMNS if name in debits.columns and name in credits.columns]
     debits = debits.select(
         "igo_id",
         "uzovi",
@@ -334,11 +341,14 @@ def _items(credits: pl.DataFrame, debits: pl.DataFrame) -> pl.DataFrame:
         "bsn",
         "ruleset_version",
         *rowid,
+        *file,
     )
-    credits = credits.with_columns(  # a credit copies the claimed line's
-        pl.lit(None, dtype=pl.String).alias("bsn"),
+    credits = credits.select(  # a credit copies the claimed line's (in SQL: these only for the files)
+        *(name for name in credits.columns if name not in _FILE_COLUMNS and name != "bsn"),
+        (pl.col("bsn") if file else pl.lit(None, dtype=pl.String)).alias("bsn"),
         pl.lit(None, dtype=pl.String).alias("ruleset_version"),
         *(pl.lit(None, dtype=pl.Int64).alias(name) for name in rowid),
+        *file,
     )
     return (
         pl.concat([credits, debits], how="vertical_relaxed")
@@ -376,6 +386,8 @@ def _plan(desired: pl.DataFrame, claimed: pl.DataFrame) -> _Plan:
             pl.lit("C").alias("debit_credit"),
             "amount_cents",
             "original_line_id",
+            "bsn",
+            *(name for name in _FILE_COLUMNS if name in debits.columns),
         )
         return _Plan(_items(empty, debits), pl.DataFrame(schema={"line_id": pl.String}), 0, 0, 0)
     phases = desired.with_columns(
@@ -464,6 +476,8 @@ def _plan(desired: pl.DataFrame, claimed: pl.DataFrame) -> _Plan:
         pl.lit("C").alias("debit_credit"),
         "amount_cents",
         pl.col("line_id").alias("original_line_id"),
+        "bsn",
+        *_FILE_COLUMNS,
     )
     debits = (
         todo.filter(pl.col("_phase").is_in(going["_phase"].implode()))
@@ -507,13 +521,28 @@ _NEW = Table(
 """Scratch table (per connection, dropped before the transaction ends): which new item comes from where."""
 
 
-def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, actor: str) -> None:
+def _insert_items(
+    connection: Connection,
+    items: pl.DataFrame,
+    at: datetime,
+    actor: str,
+    sent_note: str | None = None,
+    copying: Callable[[], object] | None = None,
+) -> None:
     """Insert the planned items, in ``seq`` order, copying every field in SQL from the decided line (a debit) or
     the claimed line it takes back (a credit), with their first history row. Only what the plan read with the
-    decided line travels through Python (the woman's BSN and the decision's rule set: a lookup per line each)."""
+    decided line travels through Python (the woman's BSN and the decision's rule set: a lookup per line each).
+
+    ``sent_note``: the items are sent as they are made: stored ``sent``, with a second history row each
+    (``ready → sent``, this note), as if marked sent right after (no update of every line). ``copying`` is called
+    when the rows are handed over and the database's own work begins (the copy and the history, without the
+    interpreter): work for a second thread starts there, not while the rows are bound."""
+    state = ClaimState.READY if sent_note is None else ClaimState.SENT
     n, c, i = _NEW, tables.claim_lines, tables.claim_items
     _NEW.create(connection)  # inside the transaction: a rollback takes it away with everything else
     insert_frame(connection, n, items.select(col.name for col in n.columns if col.name in items.columns))
+    if copying is not None:
+        copying()
     if LINE_ROWID in items.columns:  # SQLite: the decided line by its row number (``LINE_ROWID``)
         decided = literal_column(f"{c.name}.rowid", Integer) == n.c[LINE_ROWID]
     else:
@@ -539,7 +568,7 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
             c.c.amount_cents,
             n.c.original_line_id,
             n.c.ruleset_version,
-            literal(ClaimState.READY.value, String),
+            literal(state.value, String),
             literal(0, Integer),
         )
         .select_from(n)
@@ -568,7 +597,7 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
             e.c.amount_cents,
             e.c.line_id,
             e.c.ruleset_version,
-            literal(ClaimState.READY.value, String),
+            literal(state.value, String),
             e.c.attempt,
         )
         .select_from(n)
@@ -588,9 +617,12 @@ def _insert_items(connection: Connection, items: pl.DataFrame, at: datetime, act
         at,
         actor,
     )
+    if sent_note is not None:  # ``seq`` order is batch and line order (``build_batches`` numbers them so)
+        sent = (literal(ClaimState.READY.value), literal(ClaimState.SENT.value), literal(sent_note))
+        _record_transitions_of(connection, select(n.c.line_id, *sent).order_by(n.c.seq), at, actor)
     _NEW.drop(connection)
     refresh_statistics(connection, i, items.height)
-    refresh_statistics(connection, tables.claim_transitions, items.height)
+    refresh_statistics(connection, tables.claim_transitions, items.height * (1 if sent_note is None else 2))
 
 
 def build_batches(
@@ -602,11 +634,18 @@ def build_batches(
     include_mono: bool = True,
     creation_date: date | None = None,
     at: datetime | None = None,
+    send: str | None = None,
 ) -> BuildResult:
     """Claim batches for the period, one per IGO × insurer, in state ``ready``.
 
     ``include_mono``: the IGO also claims the members' monodisciplinary lines of fallback phases on their
     behalf (as configured per IGO); without it only integral lines are batched.
+
+    ``send``: a claim file format (:data:`CLAIM_FORMATS`): the batches are sent in it as they are built, in the
+    same transaction (``result.files``), with the same files, lines, history and audit as :func:`export_batches`
+    right after the build. For a back office that sends what it builds: no stop in ``ready``, so no update of
+    every line, and the files are written from the lines the build has in hand while the database stores them.
+    A file that cannot be written builds nothing.
 
     A re-decision that an interrupted return application still owes (a 0587, migration 0008) is made first, so
     the batches claim what the insurer's report decided (``owed_redecided``).
@@ -614,13 +653,18 @@ def build_batches(
     require(principal, Action.MANAGE_CLAIMS)
     if period_end < period_start:
         raise ClaimsError("the claim period ends before it starts")
+    if send is not None:
+        _check_format(send, CLAIM_FORMATS, "claim file")
     at = at or datetime.now(UTC)
     creation_date = creation_date or at.date()
     result = BuildResult()
     result.owed_redecided, _ = _decide_owed(db, principal, at.date())
     with db.unit_of_work(lock="claims") as connection:
         rowid = (LINE_ROWID,) if connection.dialect.name == "sqlite" else ()
-        desired = _latest_lines(connection, principal, period_start, period_end, include_mono, (*_PLAN_COLUMNS, *rowid))
+        file = _FILE_COLUMNS if send is not None else ()
+        desired = _latest_lines(
+            connection, principal, period_start, period_end, include_mono, (*_PLAN_COLUMNS, *file, *rowid)
+        )
         claimed = _claimed_items(connection, desired["pregnancy_id"])
         if claimed.height:  # matching claimed lines needs every field of the decided ones
             desired = _latest_lines(
@@ -659,65 +703,115 @@ def build_batches(
             ).alias("line_id"),
         )
         summaries = list(batches.iter_rows(named=True))
-        if summaries:
-            connection.execute(
-                insert(tables.claim_batches),
-                [
-                    {
-                        "batch_id": b["batch_id"],
-                        "igo_id": b["igo_id"],
-                        "uzovi": b["uzovi"],
-                        "sender_agb": igo_agb.get(b["igo_id"], ""),
-                        "period_start": period_start,
-                        "period_end": period_end,
-                        "creation_date": creation_date,
-                        "created_at": at,
-                        "actor": principal.username,
-                        "state": "ready",
-                        "lines": b["lines"],
-                        "total_cents": b["total"],
-                    }
-                    for b in summaries
-                ],
-            )
-            _insert_items(connection, items, at, principal.username)
-        for b in summaries:
-            audit.record(
-                connection,
-                principal.username,
-                "build_claims",
-                "claim_batch",
-                b["batch_id"],
-                igo_ids=[b["igo_id"]],
-                uzovi=b["uzovi"],
-                lines=b["lines"],
-                credits=b["credits"],
-                total_cents=b["total"],
-                period=f"{period_start.isoformat()}/{period_end.isoformat()}",
-            )
-            result.batches.append(
-                BatchSummary(
+        stored = [
+            {
+                "batch_id": b["batch_id"],
+                "igo_id": b["igo_id"],
+                "uzovi": b["uzovi"],
+                "sender_agb": igo_agb.get(b["igo_id"], ""),
+                "period_start": period_start,
+                "period_end": period_end,
+                "creation_date": creation_date,
+                "created_at": at,
+                "actor": principal.username,
+                "state": "ready",
+                "lines": b["lines"],
+                "total_cents": b["total"],
+            }
+            for b in summaries
+        ]
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write")
+        written: list[Future[dict[str, bytes]]] = []  # the files, once the copy has begun
+
+        def start_writing() -> None:
+            """The files, from the lines in hand, beside the database's copy of them (not while rows are bound)."""
+            if send is not None:
+                headers = {
+                    b["batch_id"]: ClaimBatch(
+                        b["sender_agb"], b["uzovi"], b["batch_id"], creation_date, period_start, period_end, ()
+                    )
+                    for b in stored
+                }
+                written.append(writer.submit(_write_files, send, headers, items))
+
+        try:
+            if summaries:
+                connection.execute(insert(tables.claim_batches), stored)
+                sent_note = None if send is None else f"sent in {send} file"
+                _insert_items(connection, items, at, principal.username, sent_note, start_writing)
+            for b in summaries:
+                audit.record(
+                    connection,
+                    principal.username,
+                    "build_claims",
+                    "claim_batch",
                     b["batch_id"],
-                    b["igo_id"],
-                    b["uzovi"],
-                    period_start,
-                    period_end,
-                    b["lines"],
-                    b["credits"],
-                    b["total"],
-                    "ready",
+                    igo_ids=[b["igo_id"]],
+                    uzovi=b["uzovi"],
+                    lines=b["lines"],
+                    credits=b["credits"],
+                    total_cents=b["total"],
+                    period=f"{period_start.isoformat()}/{period_end.isoformat()}",
                 )
+                result.batches.append(
+                    BatchSummary(
+                        b["batch_id"],
+                        b["igo_id"],
+                        b["uzovi"],
+                        period_start,
+                        period_end,
+                        b["lines"],
+                        b["credits"],
+                        b["total"],
+                        "ready" if send is None else "sent",
+                    )
+                )
+            _move(
+                connection,
+                plan.closing.with_columns(
+                    pl.lit(ClaimState.CORRECTED.value).alias("to_state"),
+                    pl.lit("corrected: the decision changed").alias("note"),
+                ),
+                at,
+                principal.username,
             )
-        _move(
-            connection,
-            plan.closing.with_columns(
-                pl.lit(ClaimState.CORRECTED.value).alias("to_state"),
-                pl.lit("corrected: the decision changed").alias("note"),
-            ),
-            at,
-            principal.username,
-        )
+            result.files = written[0].result() if written else {}
+        except Exception:
+            for future in written:
+                future.result()  # a file that cannot be written is the error, as when written first
+            raise
+        finally:
+            writer.shutdown(cancel_futures=True)
+        if send is not None:
+            sent = [(b["batch_id"], b["igo_id"], b["lines"], b["total"]) for b in summaries]
+            _mark_batches_sent(connection, principal, sent, result.files, send, at)
     return result
+
+
+def _write_files(fmt: str, headers: dict[str, ClaimBatch], items: pl.DataFrame) -> dict[str, bytes]:
+    """Each batch's file in ``fmt``, from the new items (with their :data:`_FILE_COLUMNS`), as
+    :func:`export_batches` writes the stored lines: per batch by BSN and line id."""
+    lines = (
+        items.select(
+            "batch_id",
+            *(pl.col(name).cast(dtype) for name, dtype in _BATCH_LINE_SCHEMA.items()),
+            pl.lit(None, dtype=pl.Date).alias("birth_date"),
+            pl.lit([], dtype=pl.List(pl.String)).alias("comments"),
+        )
+        .sort("batch_id", "bsn", "line_id")
+        .partition_by("batch_id", as_dict=True, include_key=False)
+    )
+    return {
+        batch_id: _write_file(fmt, header, lines.get((batch_id,), _no_lines())) for batch_id, header in headers.items()
+    }
+
+
+def _write_file(fmt: str, header: ClaimBatch, lines: pl.DataFrame) -> bytes:
+    """The batch ``header`` with ``lines`` (``claims.batch.LINE_SCHEMA``) as a file in ``fmt``: KZ301 column by
+    column, any other format from the lines as objects."""
+    if fmt == "kz301":
+        return write_claim_frame(header, lines)
+    return get_format(fmt).write(replace(header, lines=lines_from_frame(lines)))
 
 
 def _credit_of(e: Any) -> dict[str, Any]:
@@ -1082,26 +1176,41 @@ def export_batches(
                     future.result()  # a file that cannot be written is the error, as when written first
                 raise
             data = {batch_id: future.result() for batch_id, future in written.items()}
-        b = tables.claim_batches
-        for batch_id in ready:
-            row = rows[batch_id]
-            sha = hashlib.sha256(data[batch_id]).hexdigest()
-            connection.execute(
-                update(b).where(b.c.batch_id == batch_id).values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
-            )
-            audit.record(
-                connection,
-                principal.username,
-                "send_claims",
-                "claim_batch",
-                batch_id,
-                igo_ids=[row.igo_id],
-                format=fmt,
-                sha256=sha,
-                lines=row.lines,
-                total_cents=row.total_cents,
-            )
+        sent = [
+            (batch_id, rows[batch_id].igo_id, rows[batch_id].lines, rows[batch_id].total_cents) for batch_id in ready
+        ]
+        _mark_batches_sent(connection, principal, sent, data, fmt, at)
     return data
+
+
+def _mark_batches_sent(
+    connection: Connection,
+    principal: Principal,
+    batches: Sequence[tuple[str, str, int, int]],
+    files: dict[str, bytes],
+    fmt: str,
+    at: datetime,
+) -> None:
+    """Each batch (id, IGO, lines, total) ``sent`` in ``fmt`` with its file's SHA-256, audited (its lines are
+    sent by the caller)."""
+    b = tables.claim_batches
+    for batch_id, igo_id, lines, total_cents in batches:
+        sha = hashlib.sha256(files[batch_id]).hexdigest()
+        connection.execute(
+            update(b).where(b.c.batch_id == batch_id).values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
+        )
+        audit.record(
+            connection,
+            principal.username,
+            "send_claims",
+            "claim_batch",
+            batch_id,
+            igo_ids=[igo_id],
+            format=fmt,
+            sha256=sha,
+            lines=lines,
+            total_cents=total_cents,
+        )
 
 
 def _send_lines(connection: Connection, batch_ids: Sequence[str], note: str, at: datetime, actor: str) -> None:

@@ -152,12 +152,12 @@ def run_month(
     """Claim one month end to end through the simulated insurer (see the module docstring)."""
     at = at or datetime.now(UTC)
     run = MonthRun()
-    built = claims.build_batches(db, principal, period_start=month_start, period_end=month_end, at=at)
+    # Built and sent in one step, as a back office that sends what it builds does.
+    built = claims.build_batches(db, principal, period_start=month_start, period_end=month_end, at=at, send="kz301")
     views: dict[str, InsurerView] = {}
     answers: list[tuple[str, bytes]] = []
-    files = claims.export_batches(db, principal, [b.batch_id for b in built.batches], "kz301", at=at)
     for batch in built.batches:
-        sent = files[batch.batch_id]
+        sent = built.files[batch.batch_id]
         view = views.get(batch.uzovi) or insurer_view(
             db, batch.uzovi, hidden_outside_share=hidden_outside_share, seed=seed
         )
