@@ -434,3 +434,24 @@ def test_tokens_and_passwords_are_stored_as_hashes_only(world):
 
 def test_every_bsn_is_known_to_the_world():
     assert len(ALL_PREGNANCIES) == 5
+
+
+def test_batches_built_and_sent_in_one_step_are_fetched_as_resends(world):
+    """POST /api/claims/batches with ``send``: the batches are sent as built; each file is then fetched with the
+    send endpoint (a resend: the same file, no state changed); a format that is no claim format is refused."""
+    headers = world.headers("admin_riv")
+    period = {"period_start": "2025-01-01", "period_end": "2025-12-31"}
+    refused = world.client.post("/api/claims/batches", json=period | {"send": "kz302"}, headers=headers)
+    assert refused.status_code == 422 and "kz302" in refused.text
+    assert world.client.get("/api/claims/batches", headers=headers).json() == []
+    built = world.client.post("/api/claims/batches", json=period | {"send": "csv"}, headers=headers)
+    assert built.status_code == 201, built.text
+    batches = built.json()["batches"]
+    assert batches and {b["state"] for b in batches} == {"sent"}
+    for b in batches:
+        url = f"/api/claims/batches/{b['batch_id']}/send"
+        first = world.client.post(url, params={"format": "csv"}, headers=headers)
+        again = world.client.post(url, params={"format": "csv"}, headers=headers)
+        assert first.status_code == 200 and first.content == again.content and first.content
+    listed = world.client.get("/api/claims/batches", headers=headers).json()
+    assert {b["state"] for b in listed} == {"sent"}

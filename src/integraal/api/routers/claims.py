@@ -35,6 +35,13 @@ class BuildRequest(BaseModel):
     period_start: dt.date = Field(description="First declaration date to claim.")
     period_end: dt.date = Field(description="Last declaration date to claim.")
     include_mono: bool = Field(True, description="Also claim members' monodisciplinary lines on their behalf.")
+    send: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,30}$",
+        description="A claim file format (e.g. kz301): the batches are sent in it as they are built, in one step "
+        "(a file that cannot be written builds nothing). Fetch each file with POST /claims/batches/{batch_id}/send "
+        "in the same format: a resend, the same file.",
+    )
 
 
 class BuildResult(Schema):
@@ -103,6 +110,7 @@ def build_batches(body: BuildRequest, db: DB, principal: CurrentPrincipal) -> Bu
             period_start=body.period_start,
             period_end=body.period_end,
             include_mono=body.include_mono,
+            send=body.send,
         )
     except claims.ClaimsError as exc:
         raise ProblemError(422, "validation", str(exc)) from exc
