@@ -894,8 +894,8 @@ def test_batches_built_and_sent_in_one_step_are_those_built_and_then_exported(
     if read_apart:  # the decided lines read as a national year's are: a process per range of pregnancies
         monkeypatch.setattr(bulk, "CHILD_MIN_ROWS", 1)
     writers: list[str] = []
-    real = claims._write_file
-    monkeypatch.setattr(claims, "_write_file", lambda *a: writers.append(threading.current_thread().name) or real(*a))
+    real = claims._write_files  # the one step's files (a resend writes through ``_write_file`` here, alone)
+    monkeypatch.setattr(claims, "_write_files", lambda *a: writers.append(threading.current_thread().name) or real(*a))
     one_step = _send_round(world, fmt, built_and_sent)
     assert writers and all(name.startswith("integraal-claim-write") for name in writers)
     (tmp_path / "two-steps").mkdir()

@@ -726,12 +726,7 @@ def build_batches(
         def start_writing() -> None:
             """The files, from the lines in hand, beside the database's copy of them (not while rows are bound)."""
             if send is not None:
-                headers = {
-                    b["batch_id"]: ClaimBatch(
-                        b["sender_agb"], b["uzovi"], b["batch_id"], creation_date, period_start, period_end, ()
-                    )
-                    for b in stored
-                }
+                headers = {b["batch_id"]: _header_of(SimpleNamespace(**b)) for b in stored}
                 written.append(writer.submit(_write_files, send, headers, items))
 
         try:
@@ -783,26 +778,18 @@ def build_batches(
         finally:
             writer.shutdown(cancel_futures=True)
         if send is not None:
-            sent = [(b["batch_id"], b["igo_id"], b["lines"], b["total"]) for b in summaries]
-            _mark_batches_sent(connection, principal, sent, result.files, send, at)
+            _mark_batches_sent(connection, principal, [SimpleNamespace(**b) for b in stored], result.files, send, at)
     return result
 
 
 def _write_files(fmt: str, headers: dict[str, ClaimBatch], items: pl.DataFrame) -> dict[str, bytes]:
     """Each batch's file in ``fmt``, from the new items (with their :data:`_FILE_COLUMNS`), as
-    :func:`export_batches` writes the stored lines: per batch by BSN and line id."""
-    lines = (
-        items.select(
-            "batch_id",
-            *(pl.col(name).cast(dtype) for name, dtype in _BATCH_LINE_SCHEMA.items()),
-            pl.lit(None, dtype=pl.Date).alias("birth_date"),
-            pl.lit([], dtype=pl.List(pl.String)).alias("comments"),
-        )
-        .sort("batch_id", "bsn", "line_id")
-        .partition_by("batch_id", as_dict=True, include_key=False)
+    :func:`export_batches` writes the stored lines (:func:`_file_lines`)."""
+    lines = _file_lines(
+        items.select("batch_id", *(pl.col(name).cast(dtype) for name, dtype in _BATCH_LINE_SCHEMA.items()))
     )
     return {
-        batch_id: _write_file(fmt, header, lines.get((batch_id,), _no_lines())) for batch_id, header in headers.items()
+        batch_id: _write_file(fmt, header, lines.get(batch_id, _no_lines())) for batch_id, header in headers.items()
     }
 
 
@@ -1095,11 +1082,6 @@ def _header_of(row: Any) -> ClaimBatch:
     )
 
 
-def claim_batch_lines(connection: Connection, batch_id: str) -> pl.DataFrame:
-    """The stored lines of a batch as the formats write them (``claims.batch.LINE_SCHEMA``), by BSN and line."""
-    return _lines_of_batches(connection, [batch_id]).get(batch_id, _no_lines())
-
-
 MANY_LINES = 100_000
 """Batches with at least this many lines together are read in separate processes (``read_frame(many=True)``:
 starting them costs ≈0.3 s, a few batches' lines are read faster here)."""
@@ -1110,23 +1092,25 @@ def _no_lines() -> pl.DataFrame:
 
 
 def _lines_of_batches(connection: Connection, batch_ids: Sequence[str], lines: int = 0) -> dict[str, pl.DataFrame]:
-    """The stored lines of each batch (``claim_batch_lines``), read together; ``lines``: how many are expected.
-
-    Sorted here, not by the database: the line id is the key, so the order is total and the same on every
-    database (byte order), and an unordered read is read column-wise (three times faster)."""
+    """The stored lines of each batch as the formats write them (:func:`_file_lines`), read together; ``lines``:
+    how many are expected."""
     i = tables.claim_items
     schema = {"batch_id": pl.String, **_BATCH_LINE_SCHEMA}
     query = select(*(i.c[name] for name in schema)).where(in_values(i.c.batch_id, batch_ids))
-    frame = read_frame(connection, query, schema, many=lines >= MANY_LINES).sort("batch_id", "bsn", "line_id")
-    frame = frame.with_columns(
+    return _file_lines(read_frame(connection, query, schema, many=lines >= MANY_LINES))
+
+
+def _file_lines(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Claim lines (``batch_id`` and :data:`_BATCH_LINE_SCHEMA`) as each batch's file lines
+    (``claims.batch.LINE_SCHEMA``), by BSN and line id.
+
+    Sorted here, not by the database: the line id is the key, so the order is total and the same on every
+    database (byte order), and an unordered read is read column-wise (three times faster)."""
+    frame = frame.sort("batch_id", "bsn", "line_id").with_columns(
         pl.lit(None, dtype=pl.Date).alias("birth_date"), pl.lit([], dtype=pl.List(pl.String)).alias("comments")
-    ).select("batch_id", *LINE_SCHEMA)
+    )
+    frame = frame.select("batch_id", *LINE_SCHEMA)
     return {key[0]: part for key, part in frame.partition_by("batch_id", as_dict=True, include_key=False).items()}
-
-
-def claim_batch(connection: Connection, row: Any) -> ClaimBatch:
-    """The stored batch as the in-memory model the formats write."""
-    return replace(_header_of(row), lines=lines_from_frame(claim_batch_lines(connection, row.batch_id)))
 
 
 def export_batch(
@@ -1155,14 +1139,11 @@ def export_batches(
         return {}
     with db.unit_of_work(lock="claims") as connection:
         rows = {batch_id: _batch_row(connection, principal, batch_id) for batch_id in ids}
-        writes: dict[str, Callable[[], bytes]] = {}
-        if fmt == "kz301":  # the national batches: written column by column
-            lines = _lines_of_batches(connection, ids, sum(row.lines for row in rows.values()))
-            for batch_id, row in rows.items():
-                writes[batch_id] = partial(write_claim_frame, _header_of(row), lines.pop(batch_id, _no_lines()))
-        else:
-            for batch_id, row in rows.items():
-                writes[batch_id] = partial(get_format(fmt).write, claim_batch(connection, row))
+        lines = _lines_of_batches(connection, ids, sum(row.lines for row in rows.values()))
+        writes: dict[str, Callable[[], bytes]] = {
+            batch_id: partial(_write_file, fmt, _header_of(row), lines.pop(batch_id, _no_lines()))
+            for batch_id, row in rows.items()
+        }
         ready = [batch_id for batch_id, row in rows.items() if row.state == "ready"]
         if not ready:  # resends only: nothing changes
             return {batch_id: write() for batch_id, write in writes.items()}
@@ -1176,40 +1157,37 @@ def export_batches(
                     future.result()  # a file that cannot be written is the error, as when written first
                 raise
             data = {batch_id: future.result() for batch_id, future in written.items()}
-        sent = [
-            (batch_id, rows[batch_id].igo_id, rows[batch_id].lines, rows[batch_id].total_cents) for batch_id in ready
-        ]
-        _mark_batches_sent(connection, principal, sent, data, fmt, at)
+        _mark_batches_sent(connection, principal, [rows[batch_id] for batch_id in ready], data, fmt, at)
     return data
 
 
 def _mark_batches_sent(
     connection: Connection,
     principal: Principal,
-    batches: Sequence[tuple[str, str, int, int]],
+    batches: Sequence[Any],
     files: dict[str, bytes],
     fmt: str,
     at: datetime,
 ) -> None:
-    """Each batch (id, IGO, lines, total) ``sent`` in ``fmt`` with its file's SHA-256, audited (its lines are
-    sent by the caller)."""
+    """Each batch (a ``claim_batches`` row, or its values by name) ``sent`` in ``fmt`` with its file's SHA-256,
+    audited (its lines are sent by the caller)."""
     b = tables.claim_batches
-    for batch_id, igo_id, lines, total_cents in batches:
-        sha = hashlib.sha256(files[batch_id]).hexdigest()
+    for row in batches:
+        sha = hashlib.sha256(files[row.batch_id]).hexdigest()
         connection.execute(
-            update(b).where(b.c.batch_id == batch_id).values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
+            update(b).where(b.c.batch_id == row.batch_id).values(state="sent", format=fmt, file_sha256=sha, sent_at=at)
         )
         audit.record(
             connection,
             principal.username,
             "send_claims",
             "claim_batch",
-            batch_id,
-            igo_ids=[igo_id],
+            row.batch_id,
+            igo_ids=[row.igo_id],
             format=fmt,
             sha256=sha,
-            lines=lines,
-            total_cents=total_cents,
+            lines=row.lines,
+            total_cents=row.total_cents,
         )
 
 
