@@ -10,9 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from dbutil import fresh_url, release
+from disk_faults import FullDisk
 from integraal.claims.batch import ReturnBatch, ReturnLine
 from integraal.claims.formats import get_format
 from integraal.cli.main import app
+from integraal.domain.money import format_euros
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -129,25 +131,24 @@ def test_a_file_not_saved_after_sending_is_named_with_how_to_write_it_again(env,
     assert run(["claims", "batches"], env).output.count("ready") == 2  # nothing sent
 
     folder = tmp_path / "out"
-    save = Path.write_bytes
-
-    def full_disk(path: Path, data: bytes) -> int:
-        if path.name == "B0000002.kz301":
-            raise OSError(28, "No space left on device")
-        return save(path, data)
-
-    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    disk = FullDisk(monkeypatch, "B0000002")  # the disk fills up half-way through the second file
     result = run(["claims", "export-ready", "--out-dir", str(folder)], env)
     monkeypatch.undo()
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and disk.hit
     output = result.output.replace("\n", "")
     assert "No space left on device" in output and "Sent, but not saved: B0000002." in output
     assert "integraal claims export BATCH --out FILE" in output
-    assert [f.name for f in folder.iterdir()] == ["B0000001.kz301"]
+    assert [f.name for f in folder.iterdir()] == ["B0000001.kz301"]  # no cut file, no temporary one
     assert "ready" not in run(["claims", "batches"], env).output  # both were sent
     again = tmp_path / "B0000002.kz301"
+    FullDisk(monkeypatch, "B0000002")
+    refused = run(["claims", "export", "B0000002", "--out", str(again)], env)
+    monkeypatch.undo()
+    assert refused.exit_code == 1 and not again.exists() and list(tmp_path.glob(".B0000002*")) == []
+    assert "`integraal claims export B0000002 --out FILE` writes it again" in refused.output.replace("\n", "")
     assert run(["claims", "export", "B0000002", "--out", str(again)], env).exit_code == 0
     assert get_format("kz301").read(again.read_bytes()).batch_id == "B0000002"
+    assert again.stat().st_mode & 0o077 == 0  # it holds BSNs: the owner only, as the backups
 
 
 def test_batches_are_built_and_sent_in_one_step(env, tmp_path):
@@ -170,3 +171,31 @@ def test_batches_are_built_and_sent_in_one_step(env, tmp_path):
         again = tmp_path / f.name
         assert run(["claims", "export", f.stem, "--out", str(again)], env).exit_code == 0
         assert again.read_bytes() == f.read_bytes()
+
+
+def test_a_member_exports_its_separate_lines_whole_and_once(env, tmp_path, monkeypatch):
+    """``claims member-export``: a member that claims its own monodisciplinary lines gets one file per insurer,
+    whole or not at all and readable by its owner only; once the IGO claimed the lines, none are left."""
+    folder = tmp_path / "linde"
+    export = ["claims", "member-export", "--agb", "08000001", "--from", "2025-01-01", "--to", "2025-12-31"]
+    disk = FullDisk(monkeypatch, "08000001-7029")  # the disk fills up half-way through the second file
+    refused = run([*export, "--out", str(folder)], env)
+    monkeypatch.undo()
+    assert refused.exit_code == 1 and disk.hit
+    assert "No space left on device" in refused.output and "nothing was changed" in refused.output
+    assert [f.name for f in folder.iterdir()] == ["08000001-3311.csv"]  # no cut file, no temporary one
+
+    result = run([*export, "--out", str(folder)], env)
+    assert result.exit_code == 0, result.output
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["08000001-3311.csv", "08000001-7029.csv"]
+    for f in files:
+        batch = get_format("csv").read(f.read_bytes())
+        assert batch.sender_agb == "08000001" and batch.receiver_uzovi == f.stem.split("-")[1]
+        assert batch.lines and f"{f}: {len(batch.lines):,} lines, {format_euros(batch.total_signed_cents)}" in (
+            result.output.replace("\n", "")
+        )
+        assert f.stat().st_mode & 0o077 == 0  # it holds BSNs: the owner only
+    assert run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env).exit_code == 0
+    after = run([*export, "--out", str(tmp_path / "after")], env)
+    assert after.exit_code == 0 and "No separate lines of 08000001" in after.output  # the IGO claimed them

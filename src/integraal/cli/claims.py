@@ -22,6 +22,7 @@ from integraal.services import claims, reconciliation
 from integraal.services.access import SYSTEM
 from integraal.services.insurer_simulation import MonthRun, last_day_of_month, run_month
 from integraal.store.database import DatabaseBusyError
+from integraal.whole_files import write_whole
 
 app = typer.Typer(
     help="Claims to insurers (declaraties): batches per IGO and insurer from the bundle decisions, KZ301-style "
@@ -113,7 +114,8 @@ def export(
     """Write a batch as a claim file and mark it sent (writing a sent batch again is a resend: same lines)."""
     database = open_database(db, needs="claim_batches")
     data = _exported(lambda: claims.export_batch(database, SYSTEM, batch_id, fmt))
-    out_file.write_bytes(data)
+    again = f"`integraal claims export {batch_id} --out FILE` writes it again (a resend: the same file)."
+    _write(out_file, data, f"{batch_id} is sent, but its file was not saved: {again}")
     console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
 
 
@@ -142,14 +144,25 @@ def export_ready(
     _save(_exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt)), out_dir, fmt)
 
 
+def _write(path: Path, data: bytes, if_not_saved: str) -> None:
+    """Save a claim file whole or not at all, readable by its owner only (it holds BSNs: ``whole_files``); one
+    that cannot be saved (a full disk) ends the command with the error and ``if_not_saved`` (exit 1)."""
+    try:
+        write_whole(path, data, private=True)
+    except OSError as exc:
+        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{if_not_saved}[/]")
+        raise typer.Exit(1) from exc
+
+
 def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
-    """Save the sent batches' files (BATCH.kz301, …) in ``out_dir``; a file that could not be saved is named with
-    the command that writes it again (exit 1)."""
+    """Save the sent batches' files (BATCH.kz301, …) in ``out_dir``, each as :func:`_write` does; a file that
+    could not be saved is named with the command that writes it again (exit 1)."""
     saved: list[str] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for batch_id, data in files.items():
-            (out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}").write_bytes(data)
+            write_whole(out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}", data, private=True)
             saved.append(batch_id)
     except OSError as exc:
         unsaved = [batch_id for batch_id in files if batch_id not in saved]
@@ -384,7 +397,7 @@ def member_export(
     writer = get_format(fmt)
     for batch in batches:
         path = out_dir / f"{agb}-{batch.receiver_uzovi}.{fmt}"
-        path.write_bytes(writer.write(batch))
+        _write(path, writer.write(batch), f"{path} was not saved; nothing was changed: run the command again.")
         console.print(
             f"{path}: {len(batch.lines):,} lines, {format_euros(batch.total_signed_cents)} "
             f"for insurer {batch.receiver_uzovi}"

@@ -16,6 +16,7 @@ from integraal.services.distribution import Simulation, TransitionInfo, plan_pre
 from integraal.services.periods import PeriodError, close_period, list_periods
 from integraal.services.statements import statement, statement_pdf
 from integraal.store.database import DatabaseBusyError
+from integraal.whole_files import write_whole
 
 app = typer.Typer(
     help="Dividing the bundled money among the IGO's members: run candidate plans side by side (nothing is "
@@ -193,7 +194,11 @@ def statement_command(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     if pdf is not None:
-        pdf.write_bytes(statement_pdf(result, lang))
+        try:
+            write_whole(pdf, statement_pdf(result, lang))  # whole or not at all: it is handed to the member
+        except OSError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
         console.print(f"{pdf}: {format_euros(result.total_cents, lang)} for {result.name}")
         return
     table = Table(title=f"{result.name} · {result.period_id} · {result.plan_name}")

@@ -45,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from integraal import __version__
 from integraal.services import audit
 from integraal.store.database import Database, alembic_config, database_url, head_revision, migration_revisions
+from integraal.whole_files import fsync_path, write_whole
 
 log = logging.getLogger(__name__)
 
@@ -318,11 +319,11 @@ def _restore_sqlite(target: Path, source: Path, manifest: Mapping[str, Any], for
         if target.exists():
             _quiesce(target)
             os.chmod(staged, target.stat().st_mode & 0o777)
-        _fsync(staged)
+        fsync_path(staged)
         for suffix in ("-wal", "-shm", "-journal"):  # checkpointed by _quiesce; stale ones would corrupt the new file
             _remove(target.with_name(target.name + suffix))
         os.replace(staged, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     finally:
         for suffix in ("", "-wal", "-shm", "-journal"):
             _remove(staged.with_name(staged.name + suffix))
@@ -543,7 +544,7 @@ def _finish(
     """Checksum the finished copy, put it in place and write its manifest beside it."""
     digest = _sha256(partial)
     size = partial.stat().st_size
-    _fsync(partial)
+    fsync_path(partial)
     os.replace(partial, target)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -558,11 +559,7 @@ def _finish(
         "tables": dict(tables),
     }
     manifest_file = manifest_path(target)
-    staged = manifest_file.with_name(f".{manifest_file.name}.partial")
-    staged.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _fsync(staged)
-    os.replace(staged, manifest_file)
-    _fsync(target.parent)
+    write_whole(manifest_file, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return BackupReport(
         path=target,
         manifest=manifest_file,
@@ -608,20 +605,6 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk, where the platform allows it."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _remove(path: Path) -> None:
