@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from integraal.claims.formats import FormatError, get_format
-from integraal.cli.common import DbOption, console, open_database
+from integraal.cli.common import DbOption, console, open_database, save_whole
 from integraal.domain.money import format_euros
 from integraal.services import claims, reconciliation
 from integraal.services.access import SYSTEM
@@ -115,7 +115,7 @@ def export(
     database = open_database(db, needs="claim_batches")
     data = _exported(lambda: claims.export_batch(database, SYSTEM, batch_id, fmt))
     again = f"`integraal claims export {batch_id} --out FILE` writes it again (a resend: the same file)."
-    _write(out_file, data, f"{batch_id} is sent, but its file was not saved: {again}")
+    save_whole(out_file, data, private=True, if_not_saved=f"{batch_id} is sent, but its file was not saved: {again}")
     console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
 
 
@@ -144,20 +144,9 @@ def export_ready(
     _save(_exported(lambda: claims.export_batches(database, SYSTEM, ready, fmt)), out_dir, fmt)
 
 
-def _write(path: Path, data: bytes, if_not_saved: str) -> None:
-    """Save a claim file whole or not at all, readable by its owner only (it holds BSNs: ``whole_files``); one
-    that cannot be saved (a full disk) ends the command with the error and ``if_not_saved`` (exit 1)."""
-    try:
-        write_whole(path, data, private=True)
-    except OSError as exc:
-        console.print(f"[red]{exc}[/]")
-        console.print(f"[red]{if_not_saved}[/]")
-        raise typer.Exit(1) from exc
-
-
 def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
-    """Save the sent batches' files (BATCH.kz301, …) in ``out_dir``, each as :func:`_write` does; a file that
-    could not be saved is named with the command that writes it again (exit 1)."""
+    """Save the sent batches' files (BATCH.kz301, …) in ``out_dir``, whole and owner-only as ``save_whole`` does;
+    a file that could not be saved is named with the command that writes it again (exit 1)."""
     saved: list[str] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -397,7 +386,8 @@ def member_export(
     writer = get_format(fmt)
     for batch in batches:
         path = out_dir / f"{agb}-{batch.receiver_uzovi}.{fmt}"
-        _write(path, writer.write(batch), f"{path} was not saved; nothing was changed: run the command again.")
+        unsaved = f"{path} was not saved; nothing was changed: run the command again."
+        save_whole(path, writer.write(batch), private=True, if_not_saved=unsaved)
         console.print(
             f"{path}: {len(batch.lines):,} lines, {format_euros(batch.total_signed_cents)} "
             f"for insurer {batch.receiver_uzovi}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ from rich.console import Console
 from sqlalchemy import inspect
 
 from integraal.store.database import Database
+from integraal.whole_files import write_whole
 
 console = Console(stderr=True)
 
@@ -36,3 +38,16 @@ def open_database(db: str | None, *, needs: str = "users") -> Database:
         )
         raise typer.Exit(2)
     return database
+
+
+def save_whole(path: Path, data: bytes, *, private: bool, if_not_saved: str | None = None) -> None:
+    """Save a file the command hands on whole or not at all (``whole_files``; ``private``: the owner only, for a
+    file with BSNs); one that cannot be saved (a full disk) ends the command with the error and ``if_not_saved``
+    (exit 1)."""
+    try:
+        write_whole(path, data, private=private)
+    except OSError as exc:
+        console.print(f"[red]{exc}[/]")
+        if if_not_saved is not None:
+            console.print(f"[red]{if_not_saved}[/]")
+        raise typer.Exit(1) from exc

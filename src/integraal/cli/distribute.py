@@ -9,14 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from integraal.cli.common import DbOption, console, open_database
+from integraal.cli.common import DbOption, console, open_database, save_whole
 from integraal.domain.money import format_euros
 from integraal.services.access import SYSTEM
 from integraal.services.distribution import Simulation, TransitionInfo, plan_presets, simulate
 from integraal.services.periods import PeriodError, close_period, list_periods
 from integraal.services.statements import statement, statement_pdf
 from integraal.store.database import DatabaseBusyError
-from integraal.whole_files import write_whole
 
 app = typer.Typer(
     help="Dividing the bundled money among the IGO's members: run candidate plans side by side (nothing is "
@@ -194,11 +193,7 @@ def statement_command(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     if pdf is not None:
-        try:
-            write_whole(pdf, statement_pdf(result, lang))  # whole or not at all: it is handed to the member
-        except OSError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from exc
+        save_whole(pdf, statement_pdf(result, lang), private=False)  # handed to the member: whole or not at all
         console.print(f"{pdf}: {format_euros(result.total_cents, lang)} for {result.name}")
         return
     table = Table(title=f"{result.name} · {result.period_id} · {result.plan_name}")

@@ -720,13 +720,14 @@ def build_batches(
             }
             for b in summaries
         ]
+        stored_rows = [SimpleNamespace(**b) for b in stored]  # by name, as read rows are: headers and sent marks
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integraal-claim-write")
         written: list[Future[dict[str, bytes]]] = []  # the files, once the copy has begun
 
         def start_writing() -> None:
             """The files, from the lines in hand, beside the database's copy of them (not while rows are bound)."""
             if send is not None:
-                headers = {b["batch_id"]: _header_of(SimpleNamespace(**b)) for b in stored}
+                headers = {row.batch_id: _header_of(row) for row in stored_rows}
                 written.append(writer.submit(_write_files, send, headers, items))
 
         try:
@@ -778,7 +779,7 @@ def build_batches(
         finally:
             writer.shutdown(cancel_futures=True)
         if send is not None:
-            _mark_batches_sent(connection, principal, [SimpleNamespace(**b) for b in stored], result.files, send, at)
+            _mark_batches_sent(connection, principal, stored_rows, result.files, send, at)
     return result
 
 
