@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
@@ -25,22 +26,39 @@ PARTIAL_SUFFIX = ".partial"
 def write_whole(path: Path, data: bytes, *, private: bool = False) -> None:
     """Write ``data`` as the file ``path``, replacing it if it exists, whole or not at all (module docstring).
 
+    As a plain write would: through a symbolic link into the file it points to, keeping a replaced file's
+    permissions, and raising ``OSError`` naming ``path`` (not the hidden file), which is then as it was.
     ``private``: readable and writable by the owner only, for a file with citizen numbers (BSN) as the backups
-    are; otherwise with the permissions a plain write gives (``0o666`` less the umask). Raises ``OSError`` as a
-    plain write would; ``path`` is then as it was."""
+    are; a new file otherwise gets ``0o666`` less the umask."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
-    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    try:
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(descriptor, "wb") as out:
+            if not private and path.is_file():
+                os.fchmod(out.fileno(), stat.S_IMODE(path.stat().st_mode))
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(staged, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             staged.unlink()
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
     fsync_path(path.parent)
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """The same error about ``path``: the hidden file's name means nothing to the user (who never asked for it)."""
+    if error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, os.fspath(path))  # OSError picks the subclass by the number
 
 
 def fsync_path(path: Path) -> None:

@@ -137,7 +137,8 @@ def test_a_file_not_saved_after_sending_is_named_with_how_to_write_it_again(env,
     assert result.exit_code == 1 and disk.hit
     output = result.output.replace("\n", "")
     assert "No space left on device" in output and "Sent, but not saved: B0000002." in output
-    assert "integraal claims export BATCH --out FILE" in output
+    assert f"'{folder / 'B0000002.kz301'}'" in output  # the file asked for, not the hidden one it was made as
+    assert f"`integraal claims export B0000002 --out-dir {folder} --format kz301` writes them again" in output
     assert [f.name for f in folder.iterdir()] == ["B0000001.kz301"]  # no cut file, no temporary one
     assert "ready" not in run(["claims", "batches"], env).output  # both were sent
     again = tmp_path / "B0000002.kz301"
@@ -149,6 +150,41 @@ def test_a_file_not_saved_after_sending_is_named_with_how_to_write_it_again(env,
     assert run(["claims", "export", "B0000002", "--out", str(again)], env).exit_code == 0
     assert get_format("kz301").read(again.read_bytes()).batch_id == "B0000002"
     assert again.stat().st_mode & 0o077 == 0  # it holds BSNs: the owner only, as the backups
+    resent = run(["claims", "export", "B0000002", "--out-dir", str(folder)], env)  # the command it named
+    assert resent.exit_code == 0, resent.output
+    assert (folder / "B0000002.kz301").read_bytes() == again.read_bytes()
+
+
+def test_several_batches_are_sent_into_a_folder_together(env, tmp_path):
+    """``claims export B1 B2 --out-dir DIR``: after a send whose files were lost (a killed command), one command
+    writes them all again; ready batches among them are sent together."""
+    run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    export = ["claims", "export", "B0000001", "B0000002"]
+    for wrong, why in [
+        ([*export], "Give --out FILE for one batch, or --out-dir FOLDER"),
+        ([*export, "--out", str(tmp_path / "both.kz301")], "Give --out FILE for one batch, or --out-dir FOLDER"),
+        ([*export, "--out-dir", str(a_file)], f"{a_file} is not a folder: nothing sent"),
+        ([*export, "--out-dir", str(a_file / "out")], f"cannot be made: {a_file} is not a folder: nothing sent"),
+    ]:
+        refused = run(wrong, env)
+        assert refused.exit_code == 1 and why in refused.output.replace("\n", ""), refused.output
+    assert run(["claims", "batches"], env).output.count("ready") == 2  # nothing sent
+    missing = run(["claims", "export", "B0000001", "B0000009", "--out-dir", str(tmp_path / "x")], env)
+    assert missing.exit_code == 1 and "B0000009" in missing.output and not (tmp_path / "x").exists()
+    assert run(["claims", "batches"], env).output.count("ready") == 2  # not even the one that exists
+
+    folder = tmp_path / "outbox" / "today"
+    first = run(["claims", "export", "B0000001", "--out-dir", str(folder)], env)
+    assert first.exit_code == 0 and [f.name for f in folder.iterdir()] == ["B0000001.kz301"]
+    sent_once = (folder / "B0000001.kz301").read_bytes()
+    (folder / "B0000001.kz301").unlink()  # lost, as after a killed send
+    both = run([*export, "--out-dir", str(folder), "--format", "kz301"], env)
+    assert both.exit_code == 0 and "2 batches sent" in both.output
+    assert sorted(f.name for f in folder.iterdir()) == ["B0000001.kz301", "B0000002.kz301"]
+    assert (folder / "B0000001.kz301").read_bytes() == sent_once  # a resend: the same file
+    assert "ready" not in run(["claims", "batches"], env).output
 
 
 def test_batches_are_built_and_sent_in_one_step(env, tmp_path):
@@ -196,6 +232,15 @@ def test_a_member_exports_its_separate_lines_whole_and_once(env, tmp_path, monke
             result.output.replace("\n", "")
         )
         assert f.stat().st_mode & 0o077 == 0  # it holds BSNs: the owner only
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    refused = run([*export, "--out", str(a_file)], env)
+    assert refused.exit_code == 1 and f"{a_file} is not a folder: nothing written" in refused.output.replace("\n", "")
+    fhir = run([*export, "--out", str(tmp_path / "fhir"), "--format", "fhir-claim"], env)
+    assert fhir.exit_code == 0 and sorted(f.name for f in (tmp_path / "fhir").iterdir()) == [
+        "08000001-3311.json",
+        "08000001-7029.json",
+    ]  # named as every claim file of that format
     assert run(["claims", "build", "--from", "2025-01-01", "--to", "2025-12-31"], env).exit_code == 0
     after = run([*export, "--out", str(tmp_path / "after")], env)
     assert after.exit_code == 0 and "No separate lines of 08000001" in after.output  # the IGO claimed them

@@ -62,9 +62,39 @@ def test_a_full_disk_leaves_the_file_as_it_was_and_nothing_else(tmp_path, monkey
 
 
 def test_a_file_in_a_missing_folder_is_an_error_that_makes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        write_whole(tmp_path / "missing" / "B0000001.kz301", b"data")
+    path = tmp_path / "missing" / "B0000001.kz301"
+    with pytest.raises(FileNotFoundError) as raised:
+        write_whole(path, b"data")
+    assert raised.value.filename == str(path)  # the file asked for, not the hidden one it would have been made as
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_names_the_file_asked_for(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "B0000002.kz301"
+    FullDisk(monkeypatch, "B0000002")
+    with pytest.raises(OSError, match="No space left") as raised:
+        write_whole(path, b"x" * 1000)
+    monkeypatch.undo()
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(path)
+    assert str(raised.value) == f"[Errno {errno.ENOSPC}] No space left on device: '{path}'"
+    assert PARTIAL_SUFFIX not in str(raised.value)
+
+
+def test_a_link_is_written_through_and_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    """As a plain write: a back office's link (``latest.pdf`` → a shared folder) stays a link to the new file,
+    and a statement its owner made readable to the group stays so."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target, link = shared / "statement.pdf", tmp_path / "latest.pdf"
+    target.write_bytes(b"%PDF old")
+    target.chmod(0o640)
+    link.symlink_to(target)
+    write_whole(link, b"%PDF new")
+    assert link.is_symlink() and link.read_bytes() == b"%PDF new" and target.read_bytes() == b"%PDF new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in shared.iterdir()) == ["statement.pdf"]
+    write_whole(link, b"BSN", private=True)  # a private file is the owner's only, whatever it was
+    assert link.is_symlink() and target.stat().st_mode & 0o777 == 0o600
 
 
 WRITER = textwrap.dedent(

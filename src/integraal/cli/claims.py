@@ -5,6 +5,8 @@ The command line acts for the whole database (as a superuser: whoever runs it ho
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -59,9 +61,8 @@ def build(
     if (send is None) != (out_dir is None):
         console.print("[red]--send and --out-dir go together: nothing built[/]")
         raise typer.Exit(1)
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        console.print(f"[red]{out_dir} is not a folder: nothing built[/]")
-        raise typer.Exit(1)
+    if out_dir is not None:
+        _check_folder(out_dir, "nothing built")
     database = open_database(db, needs="claim_batches")
     result = _exported(
         lambda: claims.build_batches(
@@ -106,17 +107,51 @@ def _exported(export: Callable[[], T]) -> T:
 
 @app.command()
 def export(
-    batch_id: Annotated[str, typer.Argument(help="The batch, e.g. B0000001 (see `integraal claims batches`).")],
-    out_file: Annotated[Path, typer.Option("--out", help="Write the file here.")],
+    batch_ids: Annotated[
+        list[str], typer.Argument(help="The batches, e.g. B0000001 B0000002 (see `integraal claims batches`).")
+    ],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the file here (one batch).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Write each batch's file (BATCH.kz301, …) into this folder (made if missing)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Claim file format: kz301, fhir-claim or csv.")] = "kz301",
     db: DbOption = None,
 ) -> None:
-    """Write a batch as a claim file and mark it sent (writing a sent batch again is a resend: same lines)."""
+    """Write batches as claim files and mark them sent, together (writing a sent batch again is a resend: the same
+    file). One batch into --out FILE, or any number into --out-dir: after a send whose files were not saved (a
+    killed command, a full disk), `integraal claims batches` lists them as sent, and one command writes them all."""
+    if (out_file is None) == (out_dir is None) or (out_file is not None and len(batch_ids) > 1):
+        console.print("[red]Give --out FILE for one batch, or --out-dir FOLDER: nothing sent[/]")
+        raise typer.Exit(1)
+    if out_dir is not None:
+        _check_folder(out_dir, "nothing sent")
     database = open_database(db, needs="claim_batches")
+    if out_dir is not None:
+        _save(_exported(lambda: claims.export_batches(database, SYSTEM, batch_ids, fmt)), out_dir, fmt)
+        return
+    assert out_file is not None
+    (batch_id,) = batch_ids
     data = _exported(lambda: claims.export_batch(database, SYSTEM, batch_id, fmt))
     again = f"`integraal claims export {batch_id} --out FILE` writes it again (a resend: the same file)."
     save_whole(out_file, data, private=True, if_not_saved=f"{batch_id} is sent, but its file was not saved: {again}")
     console.print(f"{batch_id}: {len(data):,} bytes written to {out_file} ({fmt}).")
+
+
+def _check_folder(folder: Path, nothing_done: str) -> None:
+    """End the command (exit 1) before it changes anything if ``folder`` is a file or could not be made (the first
+    folder on its path that exists is a file or not writable); it is made when the files are saved."""
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if existing == folder and not folder.is_dir():
+        reason = "is not a folder"
+    elif not existing.is_dir():
+        reason = f"cannot be made: {existing} is not a folder"
+    elif existing != folder and not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"cannot be made: {existing} cannot be written"
+    else:
+        return
+    console.print(f"[red]{folder} {reason}: {nothing_done}[/]")
+    raise typer.Exit(1)
 
 
 EXTENSIONS = {"kz301": "kz301", "fhir-claim": "json", "csv": "csv"}
@@ -133,9 +168,7 @@ def export_ready(
     file cannot be made, none is sent. The files are saved once the batches are sent; a batch whose file could not
     be saved (a full disk) is named, and `integraal claims export BATCH --out FILE` writes it again (a resend: the
     same file)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        console.print(f"[red]{out_dir} is not a folder: nothing sent[/]")
-        raise typer.Exit(1)
+    _check_folder(out_dir, "nothing sent")
     database = open_database(db, needs="claim_batches")
     ready = [b.batch_id for b in claims.list_batches(database, SYSTEM) if b.state == "ready"]
     if not ready:
@@ -149,16 +182,17 @@ def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
     a file that could not be saved is named with the command that writes it again (exit 1)."""
     saved: list[str] = []
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)  # checked before sending; again in case it went in between
         for batch_id, data in files.items():
             write_whole(out_dir / f"{batch_id}.{EXTENSIONS.get(fmt, fmt)}", data, private=True)
             saved.append(batch_id)
     except OSError as exc:
         unsaved = [batch_id for batch_id in files if batch_id not in saved]
         console.print(f"[red]{exc}[/]")
+        again = shlex.join(["integraal", "claims", "export", *unsaved, "--out-dir", str(out_dir), "--format", fmt])
         console.print(
-            f"[red]Sent, but not saved: {', '.join(unsaved)}. Write each again with "
-            "`integraal claims export BATCH --out FILE` (a resend: the same file).[/]"
+            f"[red]Sent, but not saved: {', '.join(unsaved)}. `{again}` writes them again (a resend: the same "
+            "files).[/]"
         )
         raise typer.Exit(1) from exc
     total = sum(map(len, files.values()))
@@ -381,11 +415,13 @@ def member_export(
     database = open_database(db, needs="claim_batches")
     if fmt not in claims.CLAIM_FORMATS:
         raise typer.BadParameter(f"one of {', '.join(claims.CLAIM_FORMATS)}", param_hint="--format")
+    _check_folder(out_dir, "nothing written")
     batches = claims.member_batches(database, SYSTEM, agb, period_start=period_from.date(), period_end=period_to.date())
-    out_dir.mkdir(parents=True, exist_ok=True)
     writer = get_format(fmt)
+    if batches:
+        out_dir.mkdir(parents=True, exist_ok=True)
     for batch in batches:
-        path = out_dir / f"{agb}-{batch.receiver_uzovi}.{fmt}"
+        path = out_dir / f"{agb}-{batch.receiver_uzovi}.{EXTENSIONS.get(fmt, fmt)}"
         unsaved = f"{path} was not saved; nothing was changed: run the command again."
         save_whole(path, writer.write(batch), private=True, if_not_saved=unsaved)
         console.print(
