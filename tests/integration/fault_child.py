@@ -2,7 +2,8 @@
 
     python fault_child.py URL OPERATION [ARGUMENTS ...] [--barrier PATH]
 
-Operations: ``import FILE ...``, ``build START END``, ``apply FILE``, ``pay PAYMENT_ID UZOVI IGO CENTS``,
+Operations: ``import FILE ...``, ``build START END``, ``send START END FOLDER`` (``integraal claims build --send
+kz301 --out-dir FOLDER``: built, sent, then the files saved), ``apply FILE``, ``pay PAYMENT_ID UZOVI IGO CENTS``,
 ``close IGO YEAR PLAN``. Every timestamp is fixed (:data:`AT`), so two runs of the same operation store the same
 rows. The child prints ``ready`` once it has loaded everything and opened the database; with ``--barrier`` it
 then waits until that file exists, so the parent can start several children at the same moment. It ends with
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -32,6 +35,8 @@ def load(name: str) -> None:
     if name == "import":
         import integraal.services.imports
     else:
+        if name == "send":
+            import integraal.cli.claims
         import integraal.services.claims
         import integraal.services.periods
         import integraal.services.reconciliation  # noqa: F401
@@ -48,6 +53,16 @@ def operation(db: Database, name: str, args: list[str]) -> Any:
     if name == "build":
         start, end = (date.fromisoformat(a) for a in args)
         return claims.build_batches(db, SYSTEM, period_start=start, period_end=end, at=AT)
+    if name == "send":  # as the command does it, with the fixed time; killed at the K+1-th file's rename if given
+        from integraal.cli.claims import _save
+
+        start, end = (date.fromisoformat(a) for a in args[:2])
+        folder = args[2]
+        if len(args) > 3:
+            _die_at_rename(int(args[3]) + 1)
+        built = claims.build_batches(db, SYSTEM, period_start=start, period_end=end, send="kz301", at=AT)
+        _save(built.files, Path(folder), "kz301")
+        return sorted(built.files)
     if name == "apply":
         return claims.apply_return(db, SYSTEM, Path(args[0]).read_bytes(), at=AT)
     if name == "pay":
@@ -59,6 +74,19 @@ def operation(db: Database, name: str, args: list[str]) -> Any:
         igo, year, plan = args
         return periods.close_period(db, SYSTEM, igo, int(year), plan, at=AT)
     raise SystemExit(f"unknown operation {name!r}")
+
+
+def _die_at_rename(n: int) -> None:
+    """SIGKILL this process at its ``n``-th ``os.replace``: a file staged whole and not yet in its place."""
+    real, calls = os.replace, [0]
+
+    def replace(source: Any, target: Any) -> None:
+        calls[0] += 1
+        if calls[0] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(source, target)
+
+    os.replace = replace  # type: ignore[assignment]
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,8 @@ runs are killed with SIGKILL at seeded random moments within the operation's mea
 the database must pass its integrity checks and hold exactly the state before the run or, if the kill came after
 the commit, exactly the state of a completed run (compared as row counts of every table and a hash of every row
 of the tables the operation writes). Then the operation runs to completion on the crashed database and must give
-the same rows as a run that was never interrupted.
+the same rows as a run that was never interrupted. A send (``claims build --send``) is killed the same way and
+also at the rename of its files: no claim file may be cut, and one ``claims export`` writes the missing ones.
 
 The protections: ``Database.unit_of_work(lock=...)`` (SQLite ``BEGIN IMMEDIATE`` with a busy timeout, PostgreSQL
 an advisory lock), the unique keys (claim lines per decision line and attempt, applied return files by SHA-256,
@@ -628,6 +629,70 @@ def test_a_return_file_application_killed_at_any_moment_leaves_the_database_as_b
 @pytest.mark.slow
 def test_a_period_close_killed_at_any_moment_leaves_the_database_as_before(large):
     crash_and_recover(large, "claimed", ("close", large.igo_id, YEAR, PLAN), PERIOD_TABLES, seed=3)
+
+
+@pytest.mark.slow
+def test_a_send_killed_at_any_moment_leaves_no_cut_file_and_one_command_writes_what_is_missing(large, tmp_path):
+    """``claims build --send kz301 --out-dir DIR`` killed at random moments, and at the rename of each of its files
+    (staged whole, not yet in place): the batches are all sent or none is; every claim file in the folder is whole
+    (the file the run would have saved, byte for byte); and once they are sent, ``claims export`` with the batches
+    whose file is missing writes exactly those again (a resend: the database does not change)."""
+    reference = large.copy("decided", "send-reference")
+    before = snapshot(reference, CLAIM_TABLES)
+    sent = operation(reference, "send", [*PERIOD, str(tmp_path / "reference")])
+    after = snapshot(reference, CLAIM_TABLES)
+    release(reference)
+    files = {path.name: path.read_bytes() for path in (tmp_path / "reference").iterdir()}
+    assert sorted(files) == [f"{batch_id}.kz301" for batch_id in sent] and len(files) >= 2
+
+    uninterrupted = tmp_path / "uninterrupted"  # the child's own time, from its start signal to its end
+    work = large.copy("decided", "send-timed")
+    process = spawn(work.url, "send", *PERIOD, str(uninterrupted), barrier=tmp_path / "send-go-0")
+    wait_ready(process)
+    started = time.perf_counter()
+    (tmp_path / "send-go-0").touch()
+    assert finish(process).result == sent
+    duration = time.perf_counter() - started
+    release(work)
+    rng = random.Random(4)
+    kills = [("at the rename of file", k) for k in sorted({1, len(files) // 2 + 1, len(files)})]
+    kills += [("after s", round(rng.uniform(0.05, 1.0) * duration, 2)) for _ in range(KILLS)]
+
+    seen = []
+    for n, (how, when) in enumerate(kills, start=1):
+        work, folder, gate = large.copy("decided", f"send-{n}"), tmp_path / f"outbox-{n}", tmp_path / f"send-go-{n}"
+        extra = [str(when - 1)] if how.startswith("at the rename") else []
+        process = spawn(work.url, "send", *PERIOD, str(folder), *extra, barrier=gate)
+        wait_ready(process)
+        gate.touch()
+        if extra:
+            assert process.wait(timeout=120) == -9  # it killed itself there
+        else:
+            time.sleep(float(when))
+            process.kill()
+        process.communicate(timeout=60)
+        check_integrity(work)
+        state = snapshot(work, CLAIM_TABLES)
+        assert state in (before, after), f"kill {n} ({how} {when}) left a state in between"
+        saved = {p.name: p.read_bytes() for p in folder.glob("*.kz301")} if folder.exists() else {}
+        assert all(files[name] == data for name, data in saved.items()), "a claim file is not the one sent"
+        if state == before:
+            assert saved == {}, "a file of a batch that was not sent"
+        else:
+            if extra:  # the files before it saved, it staged whole and hidden, the ones after it not begun
+                assert sorted(saved) == sorted(files)[: when - 1], (how, when, sorted(saved))
+                assert [p.name for p in folder.iterdir() if p.name.endswith(".partial")] != []
+            missing = sorted(Path(name).stem for name in files.keys() - saved.keys())
+            if missing:
+                resend = ["claims", "export", *missing, "--out-dir", str(folder), "--db", work.url]
+                result = CliRunner().invoke(app, resend)
+                assert result.exit_code == 0, result.output
+            assert {p.name: p.read_bytes() for p in folder.glob("*.kz301")} == files
+            assert snapshot(work, CLAIM_TABLES) == after  # a resend changes nothing
+        seen.append((how, when, "before" if state == before else f"after, {len(saved)} of {len(files)} saved"))
+        release(work)
+    print(f"send: run {duration:.2f} s; kills: {seen}")
+    assert any(state == "before" for *_, state in seen), "no kill landed before the commit"
 
 
 # --- 4. immutability in the database -------------------------------------------------------------------------
