@@ -180,11 +180,21 @@ def test_several_batches_are_sent_into_a_folder_together(env, tmp_path):
     assert first.exit_code == 0 and [f.name for f in folder.iterdir()] == ["B0000001.kz301"]
     sent_once = (folder / "B0000001.kz301").read_bytes()
     (folder / "B0000001.kz301").unlink()  # lost, as after a killed send
+    listed = run(["claims", "batches", "--missing-in", str(folder)], env)
+    assert listed.exit_code == 0 and "B0000001" in listed.output and "B0000002" not in listed.output  # still ready
+    assert f"`integraal claims export B0000001 --out-dir {folder} --format kz301` writes them" in (
+        listed.output.replace("\n", "")
+    )
+    ready = run(["claims", "batches", "--state", "ready"], env).output
+    assert "B0000002" in ready and "B0000001" not in ready
+    assert run(["claims", "batches", "--state", "lost"], env).exit_code == 2  # not a state: a usage error
     both = run([*export, "--out-dir", str(folder), "--format", "kz301"], env)
     assert both.exit_code == 0 and "2 batches sent" in both.output
     assert sorted(f.name for f in folder.iterdir()) == ["B0000001.kz301", "B0000002.kz301"]
     assert (folder / "B0000001.kz301").read_bytes() == sent_once  # a resend: the same file
     assert "ready" not in run(["claims", "batches"], env).output
+    none_missing = run(["claims", "batches", "--missing-in", str(folder)], env).output
+    assert "B0000001" not in none_missing and "B0000002" not in none_missing and "writes them" not in none_missing
 
 
 def test_batches_are_built_and_sent_in_one_step(env, tmp_path):

@@ -683,6 +683,8 @@ def test_a_send_killed_at_any_moment_leaves_no_cut_file_and_one_command_writes_w
                 assert sorted(saved) == sorted(files)[: when - 1], (how, when, sorted(saved))
                 assert [p.name for p in folder.iterdir() if p.name.endswith(".partial")] != []
             missing = sorted(Path(name).stem for name in files.keys() - saved.keys())
+            listed = CliRunner().invoke(app, ["claims", "batches", "--missing-in", str(folder), "--db", work.url])
+            assert [b for b in sent if b in listed.output] == missing, listed.output  # what it lists as missing
             if missing:
                 resend = ["claims", "export", *missing, "--out-dir", str(folder), "--db", work.url]
                 result = CliRunner().invoke(app, resend)

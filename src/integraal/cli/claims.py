@@ -189,7 +189,7 @@ def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
     except OSError as exc:
         unsaved = [batch_id for batch_id in files if batch_id not in saved]
         console.print(f"[red]{exc}[/]")
-        again = shlex.join(["integraal", "claims", "export", *unsaved, "--out-dir", str(out_dir), "--format", fmt])
+        again = _export_command(unsaved, out_dir, fmt)
         console.print(
             f"[red]Sent, but not saved: {', '.join(unsaved)}. `{again}` writes them again (a resend: the same "
             "files).[/]"
@@ -197,6 +197,11 @@ def _save(files: dict[str, bytes], out_dir: Path, fmt: str) -> None:
         raise typer.Exit(1) from exc
     total = sum(map(len, files.values()))
     console.print(f"{len(files)} batches sent: {total:,} bytes written to {out_dir} ({fmt}).")
+
+
+def _export_command(batch_ids: list[str], out_dir: Path, fmt: str) -> str:
+    """The command that writes the files of sent batches again (a resend), ready to paste into a shell."""
+    return shlex.join(["integraal", "claims", "export", *batch_ids, "--out-dir", str(out_dir), "--format", fmt])
 
 
 @app.command(name="apply")
@@ -241,13 +246,35 @@ def apply_return(
 
 
 @app.command()
-def batches(db: DbOption = None) -> None:
+def batches(
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only batches in this state: ready, sent or returned.")
+    ] = None,
+    missing_in: Annotated[
+        Path | None,
+        typer.Option(
+            "--missing-in",
+            help="Only sent batches whose claim file (BATCH.kz301, …) is not in this folder: after a send killed "
+            "or stopped by a full disk before it saved them all.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="With --missing-in: the files' format.")] = "kz301",
+    db: DbOption = None,
+) -> None:
     """List the claim batches and their state (ready, sent, returned)."""
     database = open_database(db, needs="claim_batches")
+    if state is not None and state not in claims.BATCH_STATES:
+        raise typer.BadParameter(f"one of {', '.join(claims.BATCH_STATES)}", param_hint="--state")
+    listed = claims.list_batches(database, SYSTEM)
+    if state is not None:
+        listed = [b for b in listed if b.state == state]
+    if missing_in is not None:
+        extension = EXTENSIONS.get(fmt, fmt)
+        listed = [b for b in listed if b.state == "sent" and not (missing_in / f"{b.batch_id}.{extension}").exists()]
     table = Table(title="Claim batches")
     for column in ("batch", "IGO", "insurer", "period", "lines", "total", "state"):
         table.add_column(column)
-    for b in claims.list_batches(database, SYSTEM):
+    for b in listed:
         table.add_row(
             b.batch_id,
             b.igo_id,
@@ -258,6 +285,13 @@ def batches(db: DbOption = None) -> None:
             b.state,
         )
     out.print(table)
+    if missing_in is not None and listed:
+        again = _export_command([b.batch_id for b in listed], missing_in, fmt)
+        out.print(
+            f"Sent, without a file in {missing_in}: if their files were never handed on, `{again}` writes them "
+            "again (a resend: the same files; nothing changes). A file already uploaded and moved is not missing: "
+            "do not send it twice."
+        )
 
 
 @app.command()

@@ -110,6 +110,10 @@ class ClaimsError(ValueError):
     """A claims use case that cannot proceed; the message says why, and nothing was changed."""
 
 
+BATCH_STATES = ("ready", "sent", "returned")
+"""A batch's states, in order: built, its file made (handed on), its return file applied."""
+
+
 @dataclass(frozen=True, slots=True)
 class BatchSummary:
     batch_id: str
