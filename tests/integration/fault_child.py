@@ -2,13 +2,14 @@
 
     python fault_child.py URL OPERATION [ARGUMENTS ...] [--barrier PATH]
 
-Operations: ``import FILE ...``, ``build START END``, ``send START END FOLDER`` (``integraal claims build --send
-kz301 --out-dir FOLDER``: built, sent, then the files saved), ``apply FILE``, ``pay PAYMENT_ID UZOVI IGO CENTS``,
-``close IGO YEAR PLAN``. Every timestamp is fixed (:data:`AT`), so two runs of the same operation store the same
-rows. The child prints ``ready`` once it has loaded everything and opened the database; with ``--barrier`` it
-then waits until that file exists, so the parent can start several children at the same moment. It ends with
-one JSON line: ``{"ok": true, "result": ...}``, or ``{"ok": false, "error": ..., "message": ...}`` for a refusal
-the user is meant to see (exit status 2). Anything else is a crash: a traceback and exit status 1.
+Operations: ``import FILE ...``, ``build START END``, ``send START END FOLDER [N]`` (``integraal claims build
+--send kz301 --out-dir FOLDER``: built, sent, then the files saved; killed at the N-th file's rename),
+``apply FILE``, ``pay PAYMENT_ID UZOVI IGO CENTS``, ``close IGO YEAR PLAN``. Every timestamp is fixed
+(:data:`AT`), so two runs of the same operation store the same rows. The child prints ``ready`` once it has
+loaded everything and opened the database; with ``--barrier`` it then waits until that file exists, so the parent
+can start several children at the same moment. It ends with one JSON line: ``{"ok": true, "result": ...}``, or
+``{"ok": false, "error": ..., "message": ...}`` for a refusal the user is meant to see (exit status 2). Anything
+else is a crash: a traceback and exit status 1.
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ def operation(db: Database, name: str, args: list[str]) -> Any:
     if name == "build":
         start, end = (date.fromisoformat(a) for a in args)
         return claims.build_batches(db, SYSTEM, period_start=start, period_end=end, at=AT)
-    if name == "send":  # as the command does it, with the fixed time; killed at the K+1-th file's rename if given
+    if name == "send":  # as the command does it, with the fixed time; killed at its N-th file's rename if given
         from integraal.cli.claims import _save
 
         start, end = (date.fromisoformat(a) for a in args[:2])
         folder = args[2]
         if len(args) > 3:
-            _die_at_rename(int(args[3]) + 1)
+            _die_at_rename(int(args[3]))
         built = claims.build_batches(db, SYSTEM, period_start=start, period_end=end, send="kz301", at=AT)
         _save(built.files, Path(folder), "kz301")
         return sorted(built.files)

@@ -633,10 +633,10 @@ def test_a_period_close_killed_at_any_moment_leaves_the_database_as_before(large
 
 @pytest.mark.slow
 def test_a_send_killed_at_any_moment_leaves_no_cut_file_and_one_command_writes_what_is_missing(large, tmp_path):
-    """``claims build --send kz301 --out-dir DIR`` killed at random moments, and at the rename of each of its files
-    (staged whole, not yet in place): the batches are all sent or none is; every claim file in the folder is whole
-    (the file the run would have saved, byte for byte); and once they are sent, ``claims export`` with the batches
-    whose file is missing writes exactly those again (a resend: the database does not change)."""
+    """``claims build --send kz301 --out-dir DIR`` killed at random moments, and at the rename of its first, middle
+    and last file (staged whole, not yet in place): the batches are all sent or none is; every claim file in the
+    folder is whole (the file the run would have saved, byte for byte); and once they are sent, ``claims export``
+    with the batches whose file is missing writes exactly those again (a resend: the database does not change)."""
     reference = large.copy("decided", "send-reference")
     before = snapshot(reference, CLAIM_TABLES)
     sent = operation(reference, "send", [*PERIOD, str(tmp_path / "reference")])
@@ -661,7 +661,7 @@ def test_a_send_killed_at_any_moment_leaves_no_cut_file_and_one_command_writes_w
     seen = []
     for n, (how, when) in enumerate(kills, start=1):
         work, folder, gate = large.copy("decided", f"send-{n}"), tmp_path / f"outbox-{n}", tmp_path / f"send-go-{n}"
-        extra = [str(when - 1)] if how.startswith("at the rename") else []
+        extra = [str(when)] if how.startswith("at the rename") else []
         process = spawn(work.url, "send", *PERIOD, str(folder), *extra, barrier=gate)
         wait_ready(process)
         gate.touch()

@@ -120,7 +120,8 @@ def export(
 ) -> None:
     """Write batches as claim files and mark them sent, together (writing a sent batch again is a resend: the same
     file). One batch into --out FILE, or any number into --out-dir: after a send whose files were not saved (a
-    killed command, a full disk), `integraal claims batches` lists them as sent, and one command writes them all."""
+    killed command, a full disk), `integraal claims batches --missing-in DIR` lists them, and one command writes
+    them all."""
     if (out_file is None) == (out_dir is None) or (out_file is not None and len(batch_ids) > 1):
         console.print("[red]Give --out FILE for one batch, or --out-dir FOLDER: nothing sent[/]")
         raise typer.Exit(1)
@@ -139,17 +140,17 @@ def export(
 
 
 def _check_folder(folder: Path, nothing_done: str) -> None:
-    """End the command (exit 1) before it changes anything if ``folder`` is a file or could not be made (the first
-    folder on its path that exists is a file or not writable); it is made when the files are saved."""
+    """End the command (exit 1) before it changes anything if no file could be saved in ``folder``: the first
+    folder on its path that exists (``folder`` itself, or where it would be made) is a file or cannot be written.
+    It is made when the files are saved."""
     existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
-    if existing == folder and not folder.is_dir():
-        reason = "is not a folder"
-    elif not existing.is_dir():
-        reason = f"cannot be made: {existing} is not a folder"
-    elif existing != folder and not os.access(existing, os.W_OK | os.X_OK):
-        reason = f"cannot be made: {existing} cannot be written"
+    if not existing.is_dir():
+        problem = "is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = "cannot be written"
     else:
         return
+    reason = problem if existing == folder else f"cannot be made: {existing} {problem}"
     console.print(f"[red]{folder} {reason}: {nothing_done}[/]")
     raise typer.Exit(1)
 
@@ -166,8 +167,8 @@ def export_ready(
 ) -> None:
     """Write every batch still ready as a claim file (BATCH.kz301, …) and mark them all sent, together: if one
     file cannot be made, none is sent. The files are saved once the batches are sent; a batch whose file could not
-    be saved (a full disk) is named, and `integraal claims export BATCH --out FILE` writes it again (a resend: the
-    same file)."""
+    be saved (a full disk) is named with the `integraal claims export … --out-dir DIR` command that writes it again
+    (a resend: the same file)."""
     _check_folder(out_dir, "nothing sent")
     database = open_database(db, needs="claim_batches")
     ready = [b.batch_id for b in claims.list_batches(database, SYSTEM) if b.state == "ready"]
